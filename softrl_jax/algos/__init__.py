@@ -1,0 +1,47 @@
+"""Algorithms by name. Each module declares `Config`, `PRESETS`, `TASK_DEFAULTS`, pure `init` and
+`update`, and `make_agent(cfg, obs_size, action_size) -> loop.Agent`."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Mapping
+
+from softrl_jax.config import ConfigError, LoopConfig, RunConfig, apply_overrides, check_loop, validate
+
+ALGOS = ("dspg",)
+
+
+def get(name: str):
+    if name not in ALGOS:
+        raise ConfigError(f"unknown algo {name!r}; valid choices: {', '.join(ALGOS)}")
+    return importlib.import_module(f"softrl_jax.algos.{name}")
+
+
+def task_of(env_name: str) -> str:
+    """'brax:hopper:spring' -> 'hopper'; 'gymnax:Pendulum-v1' -> 'Pendulum-v1'."""
+    parts = env_name.split(":")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def run_config(algo: str, preset: str = "paper", overrides: Mapping[str, Any] | None = None) -> RunConfig:
+    """Layers: paper defaults < per-task defaults < preset < overrides. Raises ConfigError."""
+    from softrl_jax import envs
+
+    module = get(algo)
+    overrides = dict(overrides or {})
+    if preset not in module.PRESETS:
+        raise ConfigError(f"unknown preset {preset!r} for {algo}; valid choices: {', '.join(module.PRESETS)}")
+    loop, cfg = LoopConfig(), module.Config()
+    env_name = overrides.get("env", LoopConfig.env)
+    if not isinstance(env_name, str):
+        raise ConfigError(f"--env={env_name!r} is not a valid str")
+    try:
+        envs.check_env_name(env_name)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    for layer, source in ((module.TASK_DEFAULTS.get(task_of(env_name), {}), "task default"),
+                          (module.PRESETS[preset], "preset field"), (overrides, "flag")):
+        loop, cfg = apply_overrides(loop, cfg, layer, source)
+    validate(cfg)
+    check_loop(loop, cfg.batch_size)
+    return RunConfig(algo, preset, loop, cfg)

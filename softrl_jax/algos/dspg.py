@@ -1,0 +1,202 @@
+"""DSPG: deep soft policy gradient (Shi, Song & Wu 2019).
+
+One soft Q critic trained on the sampled soft Bellman target (eqs. 15-16) with M actions from the
+TARGET policy at each next state; a stochastic actor trained by the double-sampled soft policy
+gradient (eq. 17) with M fresh actions from the CURRENT policy per state, clipped by global norm
+(eq. 18). Both targets follow Polyak averaging. `init` and `update` are pure and importable:
+
+    cfg = dspg.Config()
+    state = dspg.init(cfg, key, obs_size, action_size)
+    state, metrics = dspg.update(cfg, state, batch, key)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+import optax
+
+from softrl_jax import ops
+from softrl_jax.config import fld
+from softrl_jax.distributions import POLICY_KINDS, make_policy_dist
+from softrl_jax.envs import Transition
+from softrl_jax.loop import Agent
+from softrl_jax.networks import STD_HEADS, GaussianPolicyNet, QNetwork
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Defaults are the DSPG paper's Appendix A (MuJoCo, 3e6 steps)."""
+
+    hidden: tuple[int, ...] = fld((512, 512), ge=1, doc="hidden layer widths of actor and critic (paper 2x512)")
+    actor_lr: float = fld(5e-5, ge=0.0, doc="actor Adam learning rate (paper 5e-5)")
+    critic_lr: float = fld(5e-4, ge=0.0, doc="critic Adam learning rate (paper 5e-4)")
+    gamma: float = fld(0.99, ge=0.0, le=1.0, doc="discount")
+    tau: float = fld(0.01, ge=0.0, le=1.0, doc="Polyak rate of both targets (paper 0.01)")
+    num_samples: int = fld(64, ge=1, doc="M, actions sampled per state for target and gradient (paper 64)")
+    clip_norm: float = fld(1.0, gt=0.0, doc="N, global-norm bound of the actor gradient (paper: per task)")
+    alpha: float = fld(1.0, ge=0.0, doc="temperature (paper folds it into the reward: 1)")
+    reward_scale: float = fld(5.0, gt=0.0, doc="reward multiplier (paper 5)")
+    baseline: str = fld("none", choices=ops.BASELINES, doc="per-state baseline of the score estimator")
+    policy: str = fld("gaussian", choices=POLICY_KINDS, doc="paper: plain gaussian; authors: tanh_gaussian")
+    std_head: str = fld("sigmoid", choices=STD_HEADS, doc="paper: sigmoid std")
+    min_std: float = fld(1e-4, ge=0.0, doc="added to the sigmoid std (authors' code 1e-4)")
+    grad_reduction: str = fld("mean", choices=("mean", "sum"), doc="paper: mean over B*M; authors: sum")
+    batch_size: int = fld(100, ge=1, doc="minibatch (paper 100)")
+
+
+# Paper Sec. 6.1: N = 5 for Ant and Walker2d, 1 for Hopper, 3 for HalfCheetah.
+TASK_DEFAULTS = {
+    "ant": {"clip_norm": 5.0},
+    "walker2d": {"clip_norm": 5.0},
+    "hopper": {"clip_norm": 1.0},
+    "halfcheetah": {"clip_norm": 3.0},
+}
+
+PRESETS = {
+    "paper": {},
+    # github shiwj16/dspg src/model.py: M=100, summed gradient, tanh actions, [800, 800].
+    "authors": {"num_samples": 100, "grad_reduction": "sum", "policy": "tanh_gaussian",
+                "hidden": (800, 800)},
+    # Small tasks on a CPU in minutes (gymnax Pendulum: about -150 by 6000 steps).
+    "quick": {"hidden": (64, 64), "num_samples": 32, "clip_norm": 1.0, "actor_lr": 1e-3,
+              "critic_lr": 1e-3, "alpha": 0.1, "reward_scale": 1.0, "baseline": "loo",
+              "policy": "tanh_gaussian", "std_head": "log_std", "batch_size": 128, "tau": 0.01,
+              "num_envs": 1, "updates_per_step": 1, "warmup_steps": 1000, "buffer_size": 100_000,
+              "eval_every": 1000, "eval_episodes": 8},
+}
+
+
+class State(NamedTuple):
+    actor: Any
+    critic: Any
+    target_actor: Any
+    target_critic: Any
+    actor_opt: Any
+    critic_opt: Any
+
+
+def networks(cfg: Config, action_size: int) -> tuple[GaussianPolicyNet, QNetwork]:
+    return (GaussianPolicyNet(cfg.hidden, action_size, cfg.std_head, cfg.min_std), QNetwork(cfg.hidden))
+
+
+def actor_optimizer(cfg: Config) -> optax.GradientTransformation:
+    return ops.dspg_actor_optimizer(cfg.actor_lr, cfg.clip_norm)
+
+
+def critic_optimizer(cfg: Config) -> optax.GradientTransformation:
+    return optax.adam(cfg.critic_lr)  # the critic is not clipped (paper Sec. 5.2)
+
+
+def init(cfg: Config, key: chex.PRNGKey, obs_size: int, action_size: int) -> State:
+    policy_net, q_net = networks(cfg, action_size)
+    actor_key, critic_key = jax.random.split(key)
+    obs, act = jnp.zeros((obs_size,)), jnp.zeros((action_size,))
+    actor = policy_net.init(actor_key, obs)
+    critic = q_net.init(critic_key, obs, act)
+    return State(actor, critic, actor, critic, actor_optimizer(cfg).init(actor),
+                 critic_optimizer(cfg).init(critic))
+
+
+def policy(cfg: Config, actor_params, obs: chex.Array):
+    """obs [O] -> PolicyDist."""
+    policy_net, _ = networks(cfg, _action_size(actor_params))
+    loc, scale = policy_net.apply(actor_params, obs)
+    return make_policy_dist(loc, scale, cfg.policy)
+
+
+def _action_size(actor_params) -> int:
+    return jax.tree.leaves(actor_params)[-1].shape[-1]
+
+
+def _q(cfg: Config, critic_params, obs: chex.Array, actions: chex.Array) -> chex.Array:
+    """obs [O], actions [M, A] -> [M]."""
+    _, q_net = networks(cfg, actions.shape[-1])
+    return q_net.apply(critic_params, jnp.broadcast_to(obs, actions.shape[:-1] + obs.shape), actions)
+
+
+def critic_loss(cfg: Config, critic_params, target_actor, target_critic, batch: Transition, key) -> tuple:
+    """Eq. 16 with the sampled soft Bellman target of eq. 15. batch leaves: [B, ...]."""
+    chex.assert_rank(batch.reward, 1)
+
+    def target(next_obs, reward, terminated, k):
+        dist = policy(cfg, target_actor, next_obs)
+        _, actions, log_pi = dist.sample_and_log_prob(k, cfg.num_samples)
+        q_next = _q(cfg, target_critic, next_obs, actions)
+        discount = cfg.gamma * (1.0 - terminated)
+        return ops.soft_bellman_target(cfg.reward_scale * reward, discount, q_next, log_pi, cfg.alpha)
+
+    keys = jax.random.split(key, batch.reward.shape[0])
+    y = jax.vmap(target)(batch.next_obs, batch.reward, batch.terminated, keys)
+    _, q_net = networks(cfg, batch.action.shape[-1])
+    q = q_net.apply(critic_params, batch.obs, batch.action)
+    loss = jnp.mean(jax.vmap(ops.soft_q_critic_loss)(q, y))
+    return loss, {"critic_loss": loss, "q_mean": jnp.mean(q), "target_mean": jnp.mean(y)}
+
+
+def actor_loss(cfg: Config, actor_params, critic_params, obs: chex.Array, key) -> tuple:
+    """Double-sampled soft policy gradient surrogate (eq. 17). obs: [B, O]."""
+
+    def per_state(o, k):
+        dist = policy(cfg, actor_params, o)
+        u = jax.lax.stop_gradient(dist.sample_raw(k, cfg.num_samples))  # actions held constant
+        log_pi = dist.log_prob_raw(u)
+        q = _q(cfg, critic_params, o, dist.action(u))
+        return ops.soft_policy_gradient_loss(log_pi, jax.lax.stop_gradient(q), cfg.alpha, cfg.baseline), log_pi
+
+    losses, log_pi = jax.vmap(per_state)(obs, jax.random.split(key, obs.shape[0]))
+    loss = jnp.mean(losses)
+    if cfg.grad_reduction == "sum":  # authors' code: sum over all B*M terms
+        loss = loss * losses.shape[0] * cfg.num_samples
+    return loss, {"actor_loss": loss, "entropy": -jnp.mean(log_pi)}
+
+
+def update(cfg: Config, state: State, batch: Transition, key: chex.PRNGKey) -> tuple[State, dict]:
+    """One DSPG gradient step: critic (eq. 16), then actor (eqs. 17-18), then Polyak targets."""
+    critic_key, actor_key = jax.random.split(key)
+    (_, critic_metrics), critic_grads = jax.value_and_grad(
+        lambda p: critic_loss(cfg, p, state.target_actor, state.target_critic, batch, critic_key),
+        has_aux=True)(state.critic)
+    updates, critic_opt = critic_optimizer(cfg).update(critic_grads, state.critic_opt, state.critic)
+    critic = optax.apply_updates(state.critic, updates)
+
+    (_, actor_metrics), actor_grads = jax.value_and_grad(
+        lambda p: actor_loss(cfg, p, critic, batch.obs, actor_key), has_aux=True)(state.actor)
+    updates, actor_opt = actor_optimizer(cfg).update(actor_grads, state.actor_opt, state.actor)
+    actor = optax.apply_updates(state.actor, updates)
+
+    new_state = State(
+        actor=actor,
+        critic=critic,
+        target_actor=optax.incremental_update(actor, state.target_actor, cfg.tau),
+        target_critic=optax.incremental_update(critic, state.target_critic, cfg.tau),
+        actor_opt=actor_opt,
+        critic_opt=critic_opt,
+    )
+    metrics = {**critic_metrics, **actor_metrics, "alpha": jnp.asarray(cfg.alpha, jnp.float32),
+               "actor_grad_norm": optax.global_norm(actor_grads)}
+    return new_state, metrics
+
+
+def act(cfg: Config, state: State, obs: chex.Array, noise: chex.Array, key: chex.PRNGKey) -> tuple:
+    """Exploration action [A] sampled from the current policy; `noise` passes through."""
+    dist = policy(cfg, state.actor, obs)
+    return dist.action(dist.sample_raw(key, 1)[0]), noise
+
+
+def act_eval(cfg: Config, state: State, obs: chex.Array) -> chex.Array:
+    """Deterministic action [A]: the policy mean (squashed for tanh_gaussian)."""
+    return policy(cfg, state.actor, obs).mode()
+
+
+def make_agent(cfg: Config, obs_size: int, action_size: int) -> Agent:
+    return Agent(
+        init=lambda key: init(cfg, key, obs_size, action_size),
+        act=lambda s, o, z, k: act(cfg, s, o, z, k),
+        act_eval=lambda s, o: act_eval(cfg, s, o),
+        update=lambda s, b, k: update(cfg, s, b, k),
+    )

@@ -1,0 +1,168 @@
+"""Frozen configuration: loop fields shared by all algorithms, plus each algorithm's own fields.
+
+Fields carry their validation in `metadata` (`ge`, `gt`, `le`, `choices`), so the command line, the
+sweep runner and library users all get the same one-line errors. A run's configuration is built in
+layers: algorithm defaults (the paper) < per-task defaults < preset < explicit overrides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from typing import Any, Mapping
+
+
+class ConfigError(ValueError):
+    """Bad configuration value; the message is one line naming the value and the valid choices."""
+
+
+def fld(default: Any, *, ge=None, gt=None, le=None, lt=None, choices=None, doc: str = "") -> Any:
+    meta = {k: v for k, v in dict(ge=ge, gt=gt, le=le, lt=lt, choices=choices, doc=doc).items() if v is not None}
+    return dataclasses.field(default=default, metadata=meta)
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopConfig:
+    """The fused off-policy loop (shared by all algorithms). Step counts are environment transitions."""
+
+    env: str = fld("gymnax:Pendulum-v1", doc="environment name, e.g. brax:hopper, brax:hopper:spring")
+    seeds: int = fld(1, ge=1, doc="independent seeds trained at once (vmapped)")
+    seed: int = fld(0, ge=0, doc="base seed; seed i uses PRNGKey(seed + i)")
+    total_steps: int = fld(3_000_000, gt=0, doc="environment transitions per seed (DSPG paper: 3e6)")
+    num_envs: int = fld(1, ge=1, doc="parallel training environments per seed (paper: 1)")
+    warmup_steps: int = fld(10_000, ge=1, doc="transitions of uniform random actions before learning")
+    buffer_size: int = fld(3_000_000, ge=1, doc="replay capacity in transitions (DSPG paper: 3e6)")
+    updates_per_step: int = fld(4, ge=1, doc="gradient steps per vectorised env step (paper: 4)")
+    eval_every: int = fld(10_000, ge=1, doc="transitions between evaluations (authors: 1e4)")
+    eval_episodes: int = fld(7, ge=1, doc="deterministic evaluation episodes (authors: 7)")
+    episode_length: int = fld(0, ge=0, doc="time limit; 0 keeps the environment's own (Brax 1000)")
+    out: str = fld("", doc="run folder for config.json and metrics.jsonl (default runs/<algo>-<env>-<time>)")
+    progress: bool = fld(True, doc="show a progress bar")
+
+
+def field_meta(cls) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(cls)}
+
+
+def field_types(cls) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _type_name(tp) -> str:
+    return {int: "int", float: "float", str: "str", bool: "bool"}.get(tp, "comma-separated ints")
+
+
+def parse_value(name: str, text: str, tp) -> Any:
+    """Convert command-line text to the field's type, or raise ConfigError."""
+    try:
+        if tp is bool:
+            low = text.lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if tp is int:
+            value = float(text)
+            if not value.is_integer():
+                raise ValueError
+            return int(value)
+        if tp is float:
+            return float(text)
+        if tp is str:
+            return text
+        return tuple(int(x) for x in text.replace("[", "").replace("]", "").replace(" ", "").split(",") if x)
+    except ValueError:
+        raise ConfigError(f"--{name}={text!r} is not a valid {_type_name(tp)}") from None
+
+
+def coerce(name: str, value: Any, tp) -> Any:
+    """Accept a Python value (from a preset, a sweep YAML or a library call) of the right type."""
+    if isinstance(value, str) and tp is not str:
+        return parse_value(name, value, tp)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if tp not in (int, float, str, bool):
+        if isinstance(value, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return tuple(value)
+        raise ConfigError(f"--{name}={value!r} is not a valid {_type_name(tp)}")
+    if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+        raise ConfigError(f"--{name}={value!r} is not a valid {_type_name(tp)}")
+    return value
+
+
+def validate(obj) -> None:
+    """Check every field of a config dataclass against its metadata; raise ConfigError."""
+    for name, f in field_meta(type(obj)).items():
+        v = getattr(obj, name)
+        m = f.metadata
+        if "choices" in m and v not in m["choices"]:
+            raise ConfigError(f"--{name}={v!r} is not valid; valid choices: {', '.join(map(str, m['choices']))}")
+        values = v if isinstance(v, tuple) else (v,)
+        for x in values:
+            if isinstance(x, (int, float)) and not isinstance(x, bool):
+                if "gt" in m and not x > m["gt"]:
+                    raise ConfigError(f"--{name}={v!r} is out of range; must be > {m['gt']}")
+                if "ge" in m and not x >= m["ge"]:
+                    raise ConfigError(f"--{name}={v!r} is out of range; must be >= {m['ge']}")
+                if "lt" in m and not x < m["lt"]:
+                    raise ConfigError(f"--{name}={v!r} is out of range; must be < {m['lt']}")
+                if "le" in m and not x <= m["le"]:
+                    raise ConfigError(f"--{name}={v!r} is out of range; must be <= {m['le']}")
+        if isinstance(v, tuple) and not v:
+            raise ConfigError(f"--{name} must list at least one value")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs: algorithm name, preset name, loop config and algorithm config."""
+
+    algo: str
+    preset: str
+    loop: LoopConfig
+    algo_cfg: Any
+
+    def flat(self) -> dict[str, Any]:
+        """One flat dict (the form of config.json, W&B config and command-line flags)."""
+        d = {"algo": self.algo, "preset": self.preset}
+        d.update(dataclasses.asdict(self.loop))
+        d.update(dataclasses.asdict(self.algo_cfg))
+        return d
+
+
+def flag_names(algo_cfg_cls) -> list[str]:
+    return ["algo", "preset"] + list(field_meta(LoopConfig)) + list(field_meta(algo_cfg_cls))
+
+
+def apply_overrides(loop: LoopConfig, algo_cfg, overrides: Mapping[str, Any], source: str):
+    """Return (loop, algo_cfg) with `overrides` applied; unknown names raise ConfigError."""
+    loop_types, algo_types = field_types(LoopConfig), field_types(type(algo_cfg))
+    loop_kw, algo_kw = {}, {}
+    for name, value in overrides.items():
+        if name in loop_types:
+            loop_kw[name] = coerce(name, value, loop_types[name])
+        elif name in algo_types:
+            algo_kw[name] = coerce(name, value, algo_types[name])
+        else:
+            valid = flag_names(type(algo_cfg))
+            close = difflib.get_close_matches(name, valid, n=1)
+            hint = f" (did you mean --{close[0]}?)" if close else ""
+            raise ConfigError(f"unknown {source} --{name}{hint}; valid flags: "
+                              + " ".join(f"--{n}" for n in valid))
+    return dataclasses.replace(loop, **loop_kw), dataclasses.replace(algo_cfg, **algo_kw)
+
+
+def check_loop(loop: LoopConfig, batch_size: int) -> None:
+    """Cross-field checks of the loop config."""
+    validate(loop)
+    for name in ("warmup_steps", "eval_every"):
+        if getattr(loop, name) % loop.num_envs:
+            raise ConfigError(f"--{name}={getattr(loop, name)} must be a multiple of --num_envs={loop.num_envs}")
+    if loop.warmup_steps < batch_size:
+        raise ConfigError(f"--warmup_steps={loop.warmup_steps} is out of range; must be >= --batch_size={batch_size}"
+                          " (learning starts once a minibatch is stored)")
+    if loop.total_steps <= loop.warmup_steps:
+        raise ConfigError(f"--total_steps={loop.total_steps} is out of range; must be > --warmup_steps={loop.warmup_steps}")

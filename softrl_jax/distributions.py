@@ -1,0 +1,75 @@
+"""Gaussian policies: tanh-squashed (SAC, the DSPG authors' code) and plain (the DSPG paper).
+
+Log-probabilities are always computed from the PRE-squash sample `u`, never by inverting tanh:
+`log pi(a) = log N(u; loc, scale) - sum log|d tanh(u)/du|`, with the stable form
+`log(1 - tanh(u)^2) = 2 * (log 2 - u - softplus(-2u))` (distrax.Tanh).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import chex
+import distrax
+import jax
+import jax.numpy as jnp
+
+POLICY_KINDS = ("tanh_gaussian", "gaussian")
+
+
+def tanh_log_det_jacobian(u: chex.Array) -> chex.Array:
+    """[..., A] -> [...]: `sum_k log|d tanh(u_k)/du_k|`, stable for large |u|."""
+    return jnp.sum(distrax.Tanh().forward_log_det_jacobian(u), axis=-1)
+
+
+class PolicyDist(NamedTuple):
+    """A diagonal Gaussian over pre-squash actions `u`, optionally squashed by tanh.
+
+    loc, scale: [A]. `squash` is a Python bool (static).
+    """
+
+    loc: chex.Array
+    scale: chex.Array
+    squash: bool
+
+    @property
+    def base(self) -> distrax.MultivariateNormalDiag:
+        return distrax.MultivariateNormalDiag(self.loc, self.scale)
+
+    def sample_raw(self, key: chex.PRNGKey, n: int) -> chex.Array:
+        """[n, A] pre-squash samples, reparameterised (`loc + scale * eps`)."""
+        return self.base.sample(seed=key, sample_shape=(n,))
+
+    def log_prob_raw(self, u: chex.Array) -> chex.Array:
+        """[..., A] -> [...]: log-density of the squashed action `action(u)` at pre-squash `u`."""
+        log_p = self.base.log_prob(u)
+        if self.squash:
+            log_p = log_p - tanh_log_det_jacobian(u)
+        return log_p
+
+    def action(self, u: chex.Array) -> chex.Array:
+        """The action the environment sees for pre-squash `u` (tanh, or identity)."""
+        return jnp.tanh(u) if self.squash else u
+
+    def mode(self) -> chex.Array:
+        """[A] deterministic action used in evaluation: the (squashed) mean."""
+        return self.action(self.loc)
+
+    def sample_and_log_prob(self, key: chex.PRNGKey, n: int) -> tuple[chex.Array, chex.Array, chex.Array]:
+        """(u [n, A], action [n, A], log_prob [n]) with gradients flowing through the sample."""
+        u = self.sample_raw(key, n)
+        return u, self.action(u), self.log_prob_raw(u)
+
+
+def make_policy_dist(loc: chex.Array, scale: chex.Array, kind: str) -> PolicyDist:
+    if kind not in POLICY_KINDS:
+        raise ValueError(f"policy={kind!r}; valid choices: {', '.join(POLICY_KINDS)}")
+    return PolicyDist(loc, scale, squash=(kind == "tanh_gaussian"))
+
+
+def gaussian_entropy(scale: chex.Array) -> chex.Array:
+    """[..., A] -> [...]: entropy of the pre-squash diagonal Gaussian."""
+    return jnp.sum(0.5 * jnp.log(2.0 * jnp.pi * jnp.e) + jnp.log(scale), axis=-1)
+
+
+__all__ = ["POLICY_KINDS", "PolicyDist", "gaussian_entropy", "make_policy_dist", "tanh_log_det_jacobian"]

@@ -1,0 +1,91 @@
+"""One environment interface for Brax, gymnax and our own JAX tasks, with auto-reset.
+
+A backend supplies a single-environment `Env` (pure `reset` and `step`, actions in [-1, 1]^A).
+`reset`/`step` below add the bookkeeping every off-policy learner needs:
+
+- auto-reset on `terminated | truncated`, while the stored transition keeps the TRUE final
+  observation in `next_obs` (not the first observation of the next episode);
+- `terminated` (the MDP ended: no bootstrap) kept apart from `truncated` (the time limit hit:
+  bootstrap), so `discount_t = gamma * (1 - terminated)`;
+- episode return and length, for logging.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+
+
+class EnvSpec(NamedTuple):
+    name: str
+    obs_size: int
+    action_size: int
+    max_episode_steps: int
+
+
+class Env(NamedTuple):
+    """A single environment. Actions are normalised to [-1, 1]^A; the backend rescales and clips.
+
+    reset(key) -> (core_state, obs [O])
+    step(core_state, action [A], key) -> (core_state, next_obs [O], reward [], terminated [] bool)
+    """
+
+    spec: EnvSpec
+    reset: Callable[[chex.PRNGKey], tuple[Any, chex.Array]]
+    step: Callable[[Any, chex.Array, chex.PRNGKey], tuple[Any, chex.Array, chex.Array, chex.Array]]
+
+
+class EnvState(NamedTuple):
+    core: Any
+    obs: chex.Array  # [O] observation the agent acts on
+    t: chex.Array  # [] int32 steps taken in the current episode
+    episode_return: chex.Array  # [] float32 return so far in the current episode
+
+
+class Transition(NamedTuple):
+    """One stored transition. `next_obs` is the true successor, also at an episode's end."""
+
+    obs: chex.Array  # [O]
+    action: chex.Array  # [A]
+    reward: chex.Array  # []
+    terminated: chex.Array  # [] float32, 1.0 only when the MDP ended (no bootstrap)
+    next_obs: chex.Array  # [O]
+
+
+class StepInfo(NamedTuple):
+    done: chex.Array  # [] bool, terminated or truncated
+    truncated: chex.Array  # [] bool, time limit only
+    episode_return: chex.Array  # [] return of the episode that ended here (valid where done)
+    episode_length: chex.Array  # [] its length (valid where done)
+
+
+def reset(env: Env, key: chex.PRNGKey) -> EnvState:
+    core, obs = env.reset(key)
+    return EnvState(core, obs, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.float32))
+
+
+def step(env: Env, state: EnvState, action: chex.Array, key: chex.PRNGKey) -> tuple[EnvState, Transition, StepInfo]:
+    """Step one environment; on `done`, reset it and keep the true final observation."""
+    step_key, reset_key = jax.random.split(key)
+    core, next_obs, reward, terminated = env.step(state.core, action, step_key)
+    reward = reward.astype(jnp.float32)
+    terminated = terminated.astype(bool)
+    t = state.t + 1
+    truncated = (t >= env.spec.max_episode_steps) & ~terminated
+    done = terminated | truncated
+    episode_return = state.episode_return + reward
+
+    reset_core, reset_obs = env.reset(reset_key)
+    pick = lambda fresh, old: jnp.where(done, fresh, old)  # noqa: E731
+    new_state = EnvState(
+        core=jax.tree.map(pick, reset_core, core),
+        obs=pick(reset_obs, next_obs),
+        t=jnp.where(done, 0, t),
+        episode_return=jnp.where(done, 0.0, episode_return),
+    )
+    transition = Transition(state.obs, action, reward, terminated.astype(jnp.float32), next_obs)
+    info = StepInfo(done, truncated, episode_return, t)
+    return new_state, transition, info

@@ -1,0 +1,159 @@
+"""Command line: train one algorithm on one environment with several vmapped seeds.
+
+    python -m softrl_jax.train --algo=dspg --env=gymnax:Pendulum-v1 --seeds=4 --seed=0 \
+        --total_steps=30000 --preset=quick --out=runs/x
+
+Every config field is a `--name=value` flag (the form W&B sweep agents pass). Bad input prints one
+line naming the value and the valid choices and exits with code 2 before anything is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from softrl_jax.config import ConfigError, RunConfig
+
+Logger = Callable[[list[dict]], None]
+
+
+def parse_flags(argv: Sequence[str]) -> dict[str, str]:
+    """`--name=value` (or `--name value`) pairs; anything else is a ConfigError."""
+    flags: dict[str, str] = {}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if not arg.startswith("--") or arg == "--":
+            raise ConfigError(f"unexpected argument {arg!r}; flags take the form --name=value")
+        name, eq, value = arg[2:].partition("=")
+        if not eq:
+            if i + 1 >= len(argv) or argv[i + 1].startswith("--"):
+                raise ConfigError(f"flag --{name} needs a value: --{name}=VALUE")
+            value = argv[i + 1]
+            i += 1
+        if name in flags:
+            raise ConfigError(f"flag --{name} given twice")
+        flags[name.replace("-", "_")] = value
+        i += 1
+    return flags
+
+
+def config_from_flags(argv: Sequence[str]) -> RunConfig:
+    from softrl_jax import algos
+
+    flags = parse_flags(argv)
+    algo = flags.pop("algo", "dspg")
+    preset = flags.pop("preset", "paper")
+    return algos.run_config(algo, preset, flags)
+
+
+def default_out(rc: RunConfig) -> str:
+    tag = rc.loop.env.replace(":", "_").replace("/", "_")
+    return f"runs/{rc.algo}-{tag}-{rc.preset}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def run(rc: RunConfig, loggers: Sequence[Logger] = (), quiet: bool = False) -> tuple[Path, list[dict]]:
+    """Train `rc.loop.seeds` seeds as one compiled program; write config.json and metrics.jsonl."""
+    import jax
+
+    from softrl_jax import algos, envs, replay
+    from softrl_jax.io.progress import StepProgress
+    from softrl_jax.io.runstore import RunStore
+    from softrl_jax.loop import make_train, seed_keys
+
+    loop = rc.loop
+    if not loop.out:
+        rc = dataclasses.replace(rc, loop=dataclasses.replace(loop, out=default_out(rc)))
+        loop = rc.loop
+    store = RunStore(loop.out)
+    store.write_config(rc.flat())
+
+    env = envs.make(loop.env, loop.episode_length or None)
+    trainer = make_train(algos.get(rc.algo), env, rc)
+    keys = seed_keys(loop.seed, loop.seeds)
+    init = jax.jit(jax.vmap(trainer.init))
+    chunk = jax.jit(jax.vmap(trainer.chunk), donate_argnums=0)
+
+    bar = StepProgress(trainer.steps_at(trainer.n_chunks - 1),
+                       f"{rc.algo} {loop.env} x{loop.seeds} seeds", enabled=loop.progress and not quiet)
+    t0 = time.perf_counter()
+    carry = jax.block_until_ready(init(keys))
+    buffer_mb = replay.nbytes(carry.buffer) / 2**20
+    all_records: list[dict] = []
+    prev_steps = loop.warmup_steps
+    try:
+        for i in range(trainer.n_chunks):
+            t_chunk = time.perf_counter()
+            carry, metrics = chunk(carry)
+            metrics = jax.device_get(jax.block_until_ready(metrics))
+            dt = time.perf_counter() - t_chunk
+            step = int(metrics["step"][0])
+            sps = (step - prev_steps) * loop.seeds / dt
+            prev_steps = step
+            records = []
+            for s in range(loop.seeds):
+                r = {"seed": loop.seed + s, "step": step}
+                r.update({k: float(np.asarray(v)[s]) for k, v in metrics.items() if k != "step"})
+                r.update(env_steps_per_s=sps, time_s=time.perf_counter() - t0)
+                records.append(r)
+            store.append(records)
+            for log in loggers:
+                log(records)
+            all_records.extend(records)
+            mean_eval = float(np.nanmean(metrics["eval_return"]))
+            bar.update(step, f"eval {mean_eval:9.1f}  {sps:8.0f} steps/s")
+    finally:
+        bar.close()
+    if not quiet:
+        report(rc, all_records, buffer_mb, time.perf_counter() - t0)
+    return Path(loop.out), all_records
+
+
+def report(rc: RunConfig, records: list[dict], buffer_mb: float, seconds: float) -> None:
+    """Print the per-seed table and save `<out>/curve.png`."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from softrl_jax.io.plots import plot_curves, summary_rows
+
+    out = Path(rc.loop.out)
+    png = plot_curves({rc.algo: records}, out / "curve.png",
+                      f"{rc.algo} ({rc.preset}) on {rc.loop.env}")
+    rows = summary_rows(records)
+    table = Table(title=f"{rc.algo} ({rc.preset}) on {rc.loop.env}: deterministic evaluation return")
+    for col in ("seed", "final", "best"):
+        table.add_column(col, justify="right")
+    for seed, final, best in rows:
+        table.add_row(str(seed), f"{final:.1f}", f"{best:.1f}")
+    finals = np.array([r[1] for r in rows])
+    table.add_row("mean", f"{finals.mean():.1f}", f"{np.mean([r[2] for r in rows]):.1f}", style="bold")
+    console = Console()
+    console.print(table)
+    console.print(f"{len(rows)} seeds x {rc.loop.total_steps} steps in {seconds:.0f} s; "
+                  f"replay {buffer_mb:.1f} MiB per run; curve: {png}; metrics: {out / 'metrics.jsonl'}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        rc = config_from_flags(argv)
+        if rc.loop.out:
+            from softrl_jax.io.runstore import RunStore  # noqa: F401  (checked before writing below)
+
+            p = Path(rc.loop.out)
+            if (p / "metrics.jsonl").exists() or (p / "config.json").exists():
+                raise ConfigError(f"--out={rc.loop.out!r} already holds a run; choose another --out or delete it")
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    run(rc)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
