@@ -71,8 +71,8 @@ def step(env: Env, state: EnvState, action: chex.Array, key: chex.PRNGKey) -> tu
     """Step one environment; on `done`, reset it and keep the true final observation."""
     step_key, reset_key = jax.random.split(key)
     core, next_obs, reward, terminated = env.step(state.core, action, step_key)
-    reward = reward.astype(jnp.float32)
-    terminated = terminated.astype(bool)
+    reward = jnp.asarray(reward, jnp.float32)
+    terminated = jnp.asarray(terminated, bool)
     t = state.t + 1
     truncated = (t >= env.spec.max_episode_steps) & ~terminated
     done = terminated | truncated

@@ -1,0 +1,71 @@
+"""Environment adapters: auto-reset keeps the true final observation; truncation != termination."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from softrl_jax import envs
+
+
+def _rollout(env, actions_fn, steps, key=jax.random.PRNGKey(0)):
+    state = envs.reset(env, key)
+
+    def body(state, k):
+        act_key, step_key = jax.random.split(k)
+        new_state, tr, info = envs.step(env, state, actions_fn(act_key), step_key)
+        return new_state, (state, tr, info, new_state)
+
+    _, out = jax.lax.scan(body, state, jax.random.split(key, steps))
+    return out
+
+
+def test_pendulum_truncates_and_keeps_final_obs():
+    env = envs.make("gymnax:Pendulum-v1")
+    assert env.spec.max_episode_steps == 200 and env.spec.action_size == 1
+    prev, tr, info, new = _rollout(env, lambda k: jax.random.uniform(k, (1,), minval=-1, maxval=1), 450)
+    done_idx = np.flatnonzero(np.asarray(info.done))
+    np.testing.assert_array_equal(done_idx, [199, 399])
+    assert np.asarray(info.truncated)[done_idx].all()
+    assert not np.asarray(tr.terminated).any()  # a time limit is never a termination
+    i = done_idx[0]
+    # the stored next_obs is the true successor of the last step, not the next episode's first obs
+    assert not np.allclose(tr.next_obs[i], new.obs[i])
+    np.testing.assert_allclose(tr.obs[i + 1], new.obs[i])  # the episode restarted from the reset obs
+    np.testing.assert_allclose(tr.next_obs[i - 1], tr.obs[i])  # within an episode, obs chain up
+    assert int(new.t[i]) == 0 and float(new.episode_return[i]) == 0.0
+    np.testing.assert_allclose(info.episode_return[i], np.sum(tr.reward[: i + 1]), rtol=1e-5)
+
+
+def test_pendulum_action_rescaling():
+    """Normalised action 1.0 is the maximum torque 2.0: the stored gymnax state shows it."""
+    env = envs.make("gymnax:Pendulum-v1")
+    core, _ = env.reset(jax.random.PRNGKey(0))
+    core, *_ = env.step(core, jnp.array([1.0]), jax.random.PRNGKey(1))
+    np.testing.assert_allclose(core.last_u, 2.0)
+    core, *_ = env.step(core, jnp.array([-5.0]), jax.random.PRNGKey(1))
+    np.testing.assert_allclose(core.last_u, -2.0)  # clipped to the bound
+
+
+def test_episode_length_override():
+    env = envs.make("gymnax:Pendulum-v1", episode_length=50)
+    _, _, info, _ = _rollout(env, lambda k: jnp.zeros(1), 120)
+    np.testing.assert_array_equal(np.flatnonzero(np.asarray(info.done)), [49, 99])
+
+
+def test_brax_termination_does_not_bootstrap():
+    """Inverted pendulum falls under a constant push: terminated, not truncated; obs is the fall."""
+    env = envs.make("brax:inverted_pendulum:spring")
+    prev, tr, info, new = _rollout(env, lambda k: jnp.ones(env.spec.action_size), 300)
+    done_idx = np.flatnonzero(np.asarray(info.done))
+    assert len(done_idx) >= 1 and done_idx[0] < 1000
+    i = done_idx[0]
+    assert float(tr.terminated[i]) == 1.0 and not bool(info.truncated[i])
+    assert not np.allclose(tr.next_obs[i], new.obs[i])
+    assert int(new.t[i]) == 0
+
+
+@pytest.mark.parametrize("name", ["brax:hoper", "gymnax:CartPole-v1", "brax:hopper:physx", "mujoco:hopper"])
+def test_unknown_env_names(name):
+    with pytest.raises(ValueError, match="valid choices: .*gymnax:Pendulum-v1"):
+        envs.make(name)
