@@ -15,8 +15,9 @@ ARGS   ?=
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	@echo "installing softrl-jax and its pinned dependencies into $(VENV) (about a minute; log: $(VENV)/install.log)"
+	@($(BIN)/python -m pip install --upgrade pip && $(BIN)/python -m pip install -e ".[dev]") \
+		> $(VENV)/install.log 2>&1 || (tail -n 40 $(VENV)/install.log; exit 1)
 	@touch $(STAMP)
 
 install: $(STAMP)

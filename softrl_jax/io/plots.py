@@ -32,13 +32,13 @@ def plot_curves(series: dict[str, list[dict]], path: str | Path, title: str, key
         if not len(steps):
             continue
         mean = np.nanmean(values, axis=0)
-        ax.plot(steps, mean, label=f"{label} (mean of {values.shape[0]} seeds)")
+        ax.plot(steps, mean, label=f"{label} ({values.shape[0]} seeds)")
         ax.fill_between(steps, np.nanmin(values, axis=0), np.nanmax(values, axis=0), alpha=0.2)
-    ax.set_xlabel("environment steps")
+    ax.set_xlabel("environment steps per seed  (line: mean over seeds; band: min..max)")
     ax.set_ylabel(key.replace("_", " "))
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="best", fontsize="small", framealpha=0.8)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path)
