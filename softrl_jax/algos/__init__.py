@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 from softrl_jax.config import ConfigError, LoopConfig, RunConfig, apply_overrides, check_loop, validate
 
-ALGOS = ("dspg",)
+ALGOS = ("dspg", "sac", "ddpg", "sql")
 
 
 def get(name: str):
@@ -23,11 +23,19 @@ def task_of(env_name: str) -> str:
     return parts[1] if len(parts) > 1 else parts[0]
 
 
-def run_config(algo: str, preset: str = "paper", overrides: Mapping[str, Any] | None = None) -> RunConfig:
-    """Layers: paper defaults < per-task defaults < preset < overrides. Raises ConfigError."""
+def default_preset(algo: str) -> str:
+    """The first preset an algorithm lists (DSPG: paper; SAC and DDPG: modern)."""
+    return next(iter(get(algo).PRESETS))
+
+
+def run_config(algo: str, preset: str | None = None, overrides: Mapping[str, Any] | None = None) -> RunConfig:
+    """Layers: config defaults < per-task defaults < preset < overrides. Raises ConfigError.
+
+    `preset=None` takes the algorithm's default preset (the first in its PRESETS)."""
     from softrl_jax import envs
 
     module = get(algo)
+    preset = default_preset(algo) if preset is None else preset
     overrides = dict(overrides or {})
     if preset not in module.PRESETS:
         raise ConfigError(f"unknown preset {preset!r} for {algo}; valid choices: {', '.join(module.PRESETS)}")

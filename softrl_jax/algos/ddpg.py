@@ -1,0 +1,207 @@
+"""DDPG: deep deterministic policy gradient (Lillicrap et al. 2015).
+
+A deterministic actor `mu(s)` (tanh output), one critic, and Polyak target copies of both. The critic
+regresses on `r + discount * Q'(s', mu'(s'))` (target actor, no noise); the actor ascends
+`Q(s, mu(s))`. Exploration adds Gaussian noise (default, as in TD3's "our DDPG" and CleanRL) or
+Ornstein-Uhlenbeck noise (the paper) to `mu(s)` and clips to [-1, 1]; the OU state is the per-env
+`noise` carried by the loop and zeroed at episode ends. `init` and `update` are pure and importable:
+
+    cfg = ddpg.Config()
+    state = ddpg.init(cfg, key, obs_size, action_size)
+    state, metrics = ddpg.update(cfg, state, batch, key)
+
+Metrics carry the same keys as the soft algorithms: `alpha` is 0 (no entropy bonus) and `entropy`
+is logged as 0.0, a placeholder (a deterministic policy has no finite differential entropy) that
+keeps metrics.jsonl free of NaN and -inf.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+import optax
+
+from softrl_jax import ops
+from softrl_jax.config import fld
+from softrl_jax.envs import Transition
+from softrl_jax.loop import Agent
+from softrl_jax.networks import DeterministicPolicyNet, QNetwork
+
+NOISES = ("gaussian", "ou")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Defaults are "modern" DDPG (TD3 paper's "our DDPG", CleanRL): 256-256, lr 3e-4, Gaussian noise."""
+
+    hidden: tuple[int, ...] = fld((256, 256), ge=1, doc="hidden widths of actor and critic (modern 256-256)")
+    actor_lr: float = fld(3e-4, ge=0.0, doc="actor Adam learning rate (modern 3e-4; paper 1e-4)")
+    critic_lr: float = fld(3e-4, ge=0.0, doc="critic Adam learning rate (modern 3e-4; paper 1e-3)")
+    critic_weight_decay: float = fld(0.0, ge=0.0, doc="L2 penalty on critic weights (modern 0; paper 1e-2)")
+    gamma: float = fld(0.99, ge=0.0, le=1.0, doc="discount (DDPG 0.99)")
+    tau: float = fld(0.005, ge=0.0, le=1.0, doc="Polyak rate of both targets (modern 0.005; paper 0.001)")
+    noise: str = fld("gaussian", choices=NOISES, doc="exploration noise (modern: gaussian; paper: ou)")
+    noise_sigma: float = fld(0.1, ge=0.0, doc="std of the Gaussian exploration noise (TD3, CleanRL 0.1)")
+    ou_theta: float = fld(0.15, ge=0.0, doc="OU mean-reversion rate (paper 0.15)")
+    ou_sigma: float = fld(0.2, ge=0.0, doc="OU diffusion scale (paper 0.2)")
+    ou_dt: float = fld(1.0, gt=0.0, doc="OU time step (1: one step per environment step)")
+    reward_scale: float = fld(1.0, gt=0.0, doc="reward multiplier (DDPG 1)")
+    batch_size: int = fld(256, ge=1, doc="minibatch (modern 256; paper 64)")
+
+
+TASK_DEFAULTS: dict[str, dict] = {}
+
+# Lillicrap et al. 2015, Sec. 7 (low-dimensional inputs). The loop fields stay the suite's shared
+# protocol; the paper used 1 gradient step per env step and a 1e6 replay (--updates_per_step=1
+# --buffer_size=1000000). Not reproduced: actions entering the critic at its second layer and the
+# uniform(+-3e-3) final-layer initialisation.
+LILLICRAP = {"actor_lr": 1e-4, "critic_lr": 1e-3, "critic_weight_decay": 1e-2, "tau": 0.001,
+             "batch_size": 64, "hidden": (400, 300), "noise": "ou"}
+
+PRESETS = {
+    "modern": {},
+    "lillicrap": LILLICRAP,
+    # `paper` is the CLI's default preset name; the DSPG paper's DDPG baseline is Lillicrap's DDPG.
+    "paper": LILLICRAP,
+    # Small tasks on a CPU in minutes (gymnax Pendulum: see tests/test_learning_baselines.py).
+    "quick": {"hidden": (64, 64), "actor_lr": 1e-3, "critic_lr": 1e-3, "batch_size": 128,
+              "num_envs": 1, "updates_per_step": 1, "warmup_steps": 1000, "buffer_size": 100_000,
+              "eval_every": 1000, "eval_episodes": 8},
+}
+
+
+class State(NamedTuple):
+    actor: Any
+    critic: Any
+    target_actor: Any
+    target_critic: Any
+    actor_opt: Any
+    critic_opt: Any
+
+
+def networks(cfg: Config, action_size: int) -> tuple[DeterministicPolicyNet, QNetwork]:
+    return DeterministicPolicyNet(cfg.hidden, action_size), QNetwork(cfg.hidden)
+
+
+def _is_kernel(params):
+    """Mask of the weight matrices (biases are not decayed, as in the paper's L2 on weights)."""
+    return jax.tree.map(lambda x: x.ndim >= 2, params)
+
+
+def actor_optimizer(cfg: Config) -> optax.GradientTransformation:
+    return optax.adam(cfg.actor_lr)
+
+
+def critic_optimizer(cfg: Config) -> optax.GradientTransformation:
+    """Adam on the critic loss plus `critic_weight_decay/2 * ||W||^2` (an L2 penalty, coupled to
+    Adam as in the paper, unlike AdamW)."""
+    return optax.chain(optax.add_decayed_weights(cfg.critic_weight_decay, mask=_is_kernel),
+                       optax.adam(cfg.critic_lr))
+
+
+def init(cfg: Config, key: chex.PRNGKey, obs_size: int, action_size: int) -> State:
+    actor_net, q_net = networks(cfg, action_size)
+    actor_key, critic_key = jax.random.split(key)
+    obs, act = jnp.zeros((obs_size,)), jnp.zeros((action_size,))
+    actor = actor_net.init(actor_key, obs)
+    critic = q_net.init(critic_key, obs, act)
+    return State(actor, critic, actor, critic, actor_optimizer(cfg).init(actor),
+                 critic_optimizer(cfg).init(critic))
+
+
+def mu(cfg: Config, actor_params, obs: chex.Array) -> chex.Array:
+    """Deterministic action: obs [..., O] -> [..., A] in [-1, 1]."""
+    return DeterministicPolicyNet(cfg.hidden, _action_size(actor_params)).apply(actor_params, obs)
+
+
+def q_value(cfg: Config, critic_params, obs: chex.Array, action: chex.Array) -> chex.Array:
+    """obs [..., O], action [..., A] -> [...]."""
+    return QNetwork(cfg.hidden).apply(critic_params, obs, action)
+
+
+def _action_size(actor_params) -> int:
+    return jax.tree.leaves(actor_params)[-1].shape[-1]
+
+
+def target(cfg: Config, target_actor, target_critic, transition: Transition) -> chex.Array:
+    """Scalar `r + discount * Q'(s', mu'(s'))` for ONE transition: target networks, no noise."""
+    q_next = q_value(cfg, target_critic, transition.next_obs, mu(cfg, target_actor, transition.next_obs))
+    discount = cfg.gamma * (1.0 - transition.terminated)
+    return ops.ddpg_target(cfg.reward_scale * transition.reward, discount, q_next)
+
+
+def critic_loss(cfg: Config, critic, target_actor, target_critic, batch: Transition) -> tuple:
+    """`mean_i (Q(s_i, a_i) - stop_gradient(y_i))^2`. batch leaves: [B, ...]."""
+    chex.assert_rank(batch.reward, 1)
+    y = jax.vmap(lambda t: target(cfg, target_actor, target_critic, t))(batch)
+    q = q_value(cfg, critic, batch.obs, batch.action)
+    loss = jnp.mean(jax.vmap(ops.soft_q_critic_loss)(q, y))
+    return loss, {"critic_loss": loss, "q_mean": jnp.mean(q), "target_mean": jnp.mean(y)}
+
+
+def actor_loss(cfg: Config, actor, critic, obs: chex.Array) -> tuple:
+    """`mean_s -Q(s, mu(s))` (deterministic policy gradient). obs: [B, O]."""
+    q = q_value(cfg, critic, obs, mu(cfg, actor, obs))
+    loss = jnp.mean(jax.vmap(ops.ddpg_actor_loss)(q))
+    return loss, {"actor_loss": loss}
+
+
+def update(cfg: Config, state: State, batch: Transition, key: chex.PRNGKey) -> tuple[State, dict]:
+    """One DDPG step: critic, then actor against the updated critic, then Polyak targets.
+    Deterministic: `key` is unused (kept for the common `update` signature)."""
+    del key
+    (_, critic_metrics), critic_grads = jax.value_and_grad(
+        lambda p: critic_loss(cfg, p, state.target_actor, state.target_critic, batch), has_aux=True)(state.critic)
+    updates, critic_opt = critic_optimizer(cfg).update(critic_grads, state.critic_opt, state.critic)
+    critic = optax.apply_updates(state.critic, updates)
+
+    (_, actor_metrics), actor_grads = jax.value_and_grad(
+        lambda p: actor_loss(cfg, p, critic, batch.obs), has_aux=True)(state.actor)
+    updates, actor_opt = actor_optimizer(cfg).update(actor_grads, state.actor_opt, state.actor)
+    actor = optax.apply_updates(state.actor, updates)
+
+    new_state = State(
+        actor=actor,
+        critic=critic,
+        target_actor=optax.incremental_update(actor, state.target_actor, cfg.tau),
+        target_critic=optax.incremental_update(critic, state.target_critic, cfg.tau),
+        actor_opt=actor_opt,
+        critic_opt=critic_opt,
+    )
+    metrics = {**critic_metrics, **actor_metrics,
+               "alpha": jnp.zeros((), jnp.float32),  # no entropy bonus
+               "entropy": jnp.zeros((), jnp.float32),  # placeholder: see the module docstring
+               "actor_grad_norm": optax.global_norm(actor_grads)}
+    return new_state, metrics
+
+
+def exploration_noise(cfg: Config, noise: chex.Array, key: chex.PRNGKey) -> chex.Array:
+    """Next noise [A]: a fresh N(0, noise_sigma^2) draw, or one OU step from `noise`."""
+    eps = jax.random.normal(key, noise.shape, noise.dtype)
+    if cfg.noise == "ou":
+        return ops.ornstein_uhlenbeck_step(noise, eps, cfg.ou_theta, cfg.ou_sigma, cfg.ou_dt)
+    return cfg.noise_sigma * eps
+
+
+def act(cfg: Config, state: State, obs: chex.Array, noise: chex.Array, key: chex.PRNGKey) -> tuple:
+    """(clip(mu(s) + noise', -1, 1) [A], noise' [A]); `noise` is the carried OU state."""
+    new_noise = exploration_noise(cfg, noise, key)
+    return jnp.clip(mu(cfg, state.actor, obs) + new_noise, -1.0, 1.0), new_noise
+
+
+def act_eval(cfg: Config, state: State, obs: chex.Array) -> chex.Array:
+    """Deterministic action [A]: mu(s), no noise."""
+    return mu(cfg, state.actor, obs)
+
+
+def make_agent(cfg: Config, obs_size: int, action_size: int) -> Agent:
+    return Agent(
+        init=lambda key: init(cfg, key, obs_size, action_size),
+        act=lambda s, o, z, k: act(cfg, s, o, z, k),
+        act_eval=lambda s, o: act_eval(cfg, s, o),
+        update=lambda s, b, k: update(cfg, s, b, k),
+    )

@@ -1,0 +1,277 @@
+"""SAC: soft actor-critic (Haarnoja et al. 2018a "v1", 2018b "v2").
+
+Two variants, selected by config fields rather than by separate code paths:
+
+- `critic="twin"` (default, SAC v2 / softlearning / CleanRL): an ensemble of `num_critics` = 2 Q
+  networks with Polyak target copies; target `r + discount * (min_k Q'_k(s', a') - alpha log pi(a'|s'))`
+  with `a' ~ pi(.|s')` from the current policy; the minimum also enters the actor loss; a learned
+  temperature (`learn_alpha=True`) drives the policy entropy towards `target_entropy_per_dim * A`.
+- `critic="v_net"` (SAC v1, the DSPG paper's SAC baseline with `num_critics=1`, `learn_alpha=False`):
+  Q networks trained towards `r + discount * V_psi'(s')`, a state-value network V_psi trained towards
+  `min_k Q_k(s, a) - alpha log pi(a|s)` with `a ~ pi(.|s)`, and a Polyak target V_psi'.
+
+`init` and `update` are pure and importable:
+
+    cfg = sac.Config()
+    state = sac.init(cfg, key, obs_size, action_size)
+    state, metrics = sac.update(cfg, state, batch, key)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+import optax
+
+from softrl_jax import ops
+from softrl_jax.config import fld
+from softrl_jax.distributions import PolicyDist, make_policy_dist
+from softrl_jax.envs import Transition
+from softrl_jax.loop import Agent
+from softrl_jax.networks import MLP, STD_HEADS, GaussianPolicyNet, QNetwork
+
+CRITICS = ("twin", "v_net")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Defaults are "modern" SAC (SAC v2, softlearning and CleanRL): twin critics, learned alpha."""
+
+    hidden: tuple[int, ...] = fld((256, 256), ge=1, doc="hidden widths of actor and critics (SAC 2x256)")
+    actor_lr: float = fld(3e-4, ge=0.0, doc="actor Adam learning rate (SAC 3e-4)")
+    critic_lr: float = fld(3e-4, ge=0.0, doc="Q (and V) Adam learning rate (SAC 3e-4)")
+    alpha_lr: float = fld(3e-4, ge=0.0, doc="temperature Adam learning rate (softlearning 3e-4)")
+    gamma: float = fld(0.99, ge=0.0, le=1.0, doc="discount (SAC 0.99)")
+    tau: float = fld(0.005, ge=0.0, le=1.0, doc="Polyak rate of the target critics / target V (SAC 0.005)")
+    critic: str = fld("twin", choices=CRITICS, doc="twin: target Q nets (SAC v2); v_net: target V net (SAC v1)")
+    num_critics: int = fld(2, ge=1, doc="Q networks, minimum taken (v2 and TD3: 2; DSPG paper's SAC: 1)")
+    learn_alpha: bool = fld(True, doc="learn the temperature (SAC v2) or keep `alpha` fixed (SAC v1)")
+    alpha: float = fld(1.0, gt=0.0, doc="temperature: fixed value, or the initial one if learned (softlearning 1)")
+    target_entropy_per_dim: float = fld(-1.0, doc="target entropy = this * A (softlearning, CleanRL -1; Brax -0.5)")
+    reward_scale: float = fld(1.0, gt=0.0, doc="reward multiplier (v2: 1; v1 folds alpha into it: 5)")
+    std_head: str = fld("log_std", choices=STD_HEADS, doc="policy scale head (SAC: clipped log std)")
+    min_std: float = fld(1e-4, ge=0.0, doc="added to the sigmoid std (std_head=sigmoid only)")
+    batch_size: int = fld(256, ge=1, doc="minibatch (SAC 256)")
+
+
+TASK_DEFAULTS: dict[str, dict] = {}
+
+PRESETS = {
+    "modern": {},
+    # The DSPG paper's SAC baseline, SAC v1 "without tricks": one Q, a V net with Polyak target, fixed
+    # temperature folded into the reward (SAC v1 Appendix D: alpha 1, reward scale 5 on Hopper,
+    # Walker2d, HalfCheetah and Ant; 2x256, lr 3e-4, tau 0.005, batch 256).
+    "paper": {"critic": "v_net", "num_critics": 1, "learn_alpha": False, "alpha": 1.0, "reward_scale": 5.0},
+    # Small tasks on a CPU in minutes (gymnax Pendulum: see tests/test_learning_baselines.py).
+    "quick": {"hidden": (64, 64), "actor_lr": 1e-3, "critic_lr": 1e-3, "alpha_lr": 1e-3, "batch_size": 128,
+              "num_envs": 1, "updates_per_step": 1, "warmup_steps": 1000, "buffer_size": 100_000,
+              "eval_every": 1000, "eval_episodes": 8},
+}
+
+
+class State(NamedTuple):
+    actor: Any
+    critic: Any  # {"q": Q params stacked [K, ...]} plus {"v": V params} when critic == "v_net"
+    target_critic: Any  # twin: {"q": [K, ...]}; v_net: {"v": ...}
+    log_alpha: chex.Array  # [] log temperature (constant when learn_alpha is False)
+    actor_opt: Any
+    critic_opt: Any
+    alpha_opt: Any
+
+
+# ---------------------------------------------------------------------------------------- networks
+
+
+def policy_net(cfg: Config, action_size: int) -> GaussianPolicyNet:
+    return GaussianPolicyNet(cfg.hidden, action_size, cfg.std_head, cfg.min_std)
+
+
+def q_values(cfg: Config, q_params, obs: chex.Array, action: chex.Array) -> chex.Array:
+    """Ensemble Q: params [K, ...], obs [..., O], action [..., A] -> [K, ...]."""
+    return jax.vmap(lambda p: QNetwork(cfg.hidden).apply(p, obs, action))(q_params)
+
+
+def v_value(cfg: Config, v_params, obs: chex.Array) -> chex.Array:
+    """State value V_psi: obs [..., O] -> [...]."""
+    return MLP(cfg.hidden, 1).apply(v_params, obs)[..., 0]
+
+
+def target_part(cfg: Config, critic) -> dict:
+    """The part of the critic that has a Polyak target: the Q ensemble (twin) or V (v_net)."""
+    return {"v": critic["v"]} if cfg.critic == "v_net" else {"q": critic["q"]}
+
+
+def policy(cfg: Config, actor_params, obs: chex.Array) -> PolicyDist:
+    """obs [O] -> tanh-squashed Gaussian."""
+    loc, scale = policy_net(cfg, _action_size(actor_params)).apply(actor_params, obs)
+    return make_policy_dist(loc, scale, "tanh_gaussian")
+
+
+def _action_size(actor_params) -> int:
+    return jax.tree.leaves(actor_params)[-1].shape[-1]
+
+
+# -------------------------------------------------------------------------------------- optimisers
+
+
+def actor_optimizer(cfg: Config) -> optax.GradientTransformation:
+    return optax.adam(cfg.actor_lr)
+
+
+def critic_optimizer(cfg: Config) -> optax.GradientTransformation:
+    return optax.adam(cfg.critic_lr)
+
+
+def alpha_optimizer(cfg: Config) -> optax.GradientTransformation:
+    return optax.adam(cfg.alpha_lr)
+
+
+def init(cfg: Config, key: chex.PRNGKey, obs_size: int, action_size: int) -> State:
+    actor_key, q_key, v_key = jax.random.split(key, 3)
+    obs, act = jnp.zeros((obs_size,)), jnp.zeros((action_size,))
+    actor = policy_net(cfg, action_size).init(actor_key, obs)
+    critic = {"q": jax.vmap(lambda k: QNetwork(cfg.hidden).init(k, obs, act))(
+        jax.random.split(q_key, cfg.num_critics))}
+    if cfg.critic == "v_net":
+        critic["v"] = MLP(cfg.hidden, 1).init(v_key, obs)
+    log_alpha = jnp.log(jnp.asarray(cfg.alpha, jnp.float32))
+    return State(actor, critic, target_part(cfg, critic), log_alpha, actor_optimizer(cfg).init(actor),
+                 critic_optimizer(cfg).init(critic), alpha_optimizer(cfg).init(log_alpha))
+
+
+def current_alpha(cfg: Config, state: State) -> chex.Array:
+    """[] temperature used by this step's losses."""
+    return jnp.exp(state.log_alpha) if cfg.learn_alpha else jnp.asarray(cfg.alpha, jnp.float32)
+
+
+# ------------------------------------------------------------------------------------------ losses
+
+
+def twin_target(cfg: Config, actor, target_critic, transition: Transition, alpha, key) -> chex.Array:
+    """Scalar SAC v2 target for ONE transition, `a' ~ pi(.|s')` drawn with `key`."""
+    dist = policy(cfg, actor, transition.next_obs)
+    _, next_action, log_pi = dist.sample_and_log_prob(key, 1)
+    q_next = q_values(cfg, target_critic["q"], transition.next_obs, next_action[0])  # [K]
+    discount = cfg.gamma * (1.0 - transition.terminated)
+    return ops.sac_critic_target(cfg.reward_scale * transition.reward, discount, q_next, log_pi[0], alpha)
+
+
+def v_net_target(cfg: Config, target_critic, transition: Transition) -> chex.Array:
+    """Scalar SAC v1 Q target for ONE transition: `r + discount * V_psi'(s')`."""
+    v_next = v_value(cfg, target_critic["v"], transition.next_obs)
+    discount = cfg.gamma * (1.0 - transition.terminated)
+    return ops.value_bootstrap_target(cfg.reward_scale * transition.reward, discount, v_next)
+
+
+def critic_loss(cfg: Config, critic, actor, target_critic, batch: Transition, alpha, key) -> tuple:
+    """Q loss summed over the ensemble (each member its own squared error), plus for v_net the V loss
+    (SAC v1 eq. 5). batch leaves: [B, ...]. Targets carry no gradient."""
+    chex.assert_rank(batch.reward, 1)
+    target_key, value_key = jax.random.split(key)
+    if cfg.critic == "twin":
+        keys = jax.random.split(target_key, batch.reward.shape[0])
+        y = jax.vmap(lambda t, k: twin_target(cfg, actor, target_critic, t, alpha, k))(batch, keys)
+    else:
+        y = jax.vmap(lambda t: v_net_target(cfg, target_critic, t))(batch)
+    q = q_values(cfg, critic["q"], batch.obs, batch.action)  # [K, B]
+    q_loss = jnp.sum(jnp.mean(jax.vmap(jax.vmap(ops.soft_q_critic_loss), (0, None))(q, y), axis=1))
+    loss = q_loss
+    if cfg.critic == "v_net":
+        loss = loss + value_loss(cfg, critic, actor, batch.obs, alpha, value_key)
+    return loss, {"critic_loss": loss, "q_mean": jnp.mean(q), "target_mean": jnp.mean(y)}
+
+
+def value_loss(cfg: Config, critic, actor, obs: chex.Array, alpha, key) -> chex.Array:
+    """SAC v1 eq. 5: `mean_s (V(s) - stop_gradient(min_k Q_k(s, a) - alpha log pi(a|s)))^2`, `a ~ pi`.
+    obs: [B, O]."""
+
+    def per_state(o, k):
+        dist = policy(cfg, actor, o)
+        _, a, log_pi = dist.sample_and_log_prob(k, 1)
+        v_target = ops.sac_value_target(q_values(cfg, critic["q"], o, a[0]), log_pi[0], alpha)
+        return ops.soft_q_critic_loss(v_value(cfg, critic["v"], o), v_target)
+
+    return jnp.mean(jax.vmap(per_state)(obs, jax.random.split(key, obs.shape[0])))
+
+
+def actor_loss(cfg: Config, actor, critic, obs: chex.Array, alpha, key) -> tuple:
+    """Reparameterised SAC actor loss `mean_s[alpha log pi(a|s) - min_k Q_k(s, a)]`. obs: [B, O].
+    Returns (loss, (metrics, log_pi [B]))."""
+
+    def per_state(o, k):
+        dist = policy(cfg, actor, o)
+        _, a, log_pi = dist.sample_and_log_prob(k, 1)  # gradient flows through the sample
+        return ops.sac_actor_loss(q_values(cfg, critic["q"], o, a[0]), log_pi[0], alpha), log_pi[0]
+
+    losses, log_pi = jax.vmap(per_state)(obs, jax.random.split(key, obs.shape[0]))
+    loss = jnp.mean(losses)
+    return loss, ({"actor_loss": loss, "entropy": -jnp.mean(log_pi)}, log_pi)
+
+
+def temperature_loss(cfg: Config, log_alpha, log_pi: chex.Array, action_size: int) -> chex.Array:
+    """Mean of SAC v2 eq. 18 over the actor step's actions. log_pi: [B] (gradient stopped)."""
+    target_entropy = jnp.asarray(cfg.target_entropy_per_dim * action_size, jnp.float32)
+    return jnp.mean(jax.vmap(ops.sac_temperature_loss, (None, 0, None))(log_alpha, log_pi, target_entropy))
+
+
+# ------------------------------------------------------------------------------------------ update
+
+
+def update(cfg: Config, state: State, batch: Transition, key: chex.PRNGKey) -> tuple[State, dict]:
+    """One SAC step: critic(s), then actor against the updated critic, then temperature, then targets.
+    Every loss of the step uses the temperature from before the step."""
+    critic_key, actor_key = jax.random.split(key)
+    alpha = current_alpha(cfg, state)
+
+    (_, critic_metrics), critic_grads = jax.value_and_grad(
+        lambda p: critic_loss(cfg, p, state.actor, state.target_critic, batch, alpha, critic_key),
+        has_aux=True)(state.critic)
+    updates, critic_opt = critic_optimizer(cfg).update(critic_grads, state.critic_opt, state.critic)
+    critic = optax.apply_updates(state.critic, updates)
+
+    (_, (actor_metrics, log_pi)), actor_grads = jax.value_and_grad(
+        lambda p: actor_loss(cfg, p, critic, batch.obs, alpha, actor_key), has_aux=True)(state.actor)
+    updates, actor_opt = actor_optimizer(cfg).update(actor_grads, state.actor_opt, state.actor)
+    actor = optax.apply_updates(state.actor, updates)
+
+    log_alpha, alpha_opt = state.log_alpha, state.alpha_opt
+    if cfg.learn_alpha:
+        alpha_grad = jax.grad(lambda la: temperature_loss(cfg, la, log_pi, batch.action.shape[-1]))(log_alpha)
+        updates, alpha_opt = alpha_optimizer(cfg).update(alpha_grad, alpha_opt, log_alpha)
+        log_alpha = optax.apply_updates(log_alpha, updates)
+
+    new_state = State(
+        actor=actor,
+        critic=critic,
+        target_critic=optax.incremental_update(target_part(cfg, critic), state.target_critic, cfg.tau),
+        log_alpha=log_alpha,
+        actor_opt=actor_opt,
+        critic_opt=critic_opt,
+        alpha_opt=alpha_opt,
+    )
+    metrics = {**critic_metrics, **actor_metrics, "alpha": alpha, "actor_grad_norm": optax.global_norm(actor_grads)}
+    return new_state, metrics
+
+
+def act(cfg: Config, state: State, obs: chex.Array, noise: chex.Array, key: chex.PRNGKey) -> tuple:
+    """Exploration action [A] sampled from the current policy; `noise` passes through."""
+    dist = policy(cfg, state.actor, obs)
+    return dist.action(dist.sample_raw(key, 1)[0]), noise
+
+
+def act_eval(cfg: Config, state: State, obs: chex.Array) -> chex.Array:
+    """Deterministic action [A]: tanh of the policy mean."""
+    return policy(cfg, state.actor, obs).mode()
+
+
+def make_agent(cfg: Config, obs_size: int, action_size: int) -> Agent:
+    return Agent(
+        init=lambda key: init(cfg, key, obs_size, action_size),
+        act=lambda s, o, z, k: act(cfg, s, o, z, k),
+        act_eval=lambda s, o: act_eval(cfg, s, o),
+        update=lambda s, b, k: update(cfg, s, b, k),
+    )
