@@ -39,6 +39,13 @@ class LoopConfig:
     episode_length: int = fld(0, ge=0, doc="time limit; 0 keeps the environment's own (Brax 1000)")
     out: str = fld("", doc="run folder for config.json and metrics.jsonl (default runs/<algo>-<env>-<time>)")
     progress: bool = fld(True, doc="show a progress bar")
+    # Weights & Biases (host-side, one W&B run per seed; see softrl_jax/io/wandb_log.py)
+    wandb: str = fld("off", choices=("off", "online", "offline", "auto"),
+                     doc="W&B logging: auto = online with credentials, else offline")
+    wandb_project: str = fld("softrl-jax", doc="W&B project")
+    wandb_entity: str = fld("", doc="W&B entity (team or user); empty: your default")
+    wandb_group: str = fld("", doc="W&B group; empty: algo|env|preset[|sweep point]")
+    wandb_tags: str = fld("", doc="extra W&B tags, comma-separated")
 
 
 def field_meta(cls) -> dict[str, dataclasses.Field]:

@@ -48,7 +48,7 @@ def config_from_flags(argv: Sequence[str]) -> RunConfig:
 
     flags = parse_flags(argv)
     algo = flags.pop("algo", "dspg")
-    preset = flags.pop("preset", "paper")
+    preset = flags.pop("preset", None)  # None: the algorithm's default preset
     return algos.run_config(algo, preset, flags)
 
 
@@ -72,6 +72,10 @@ def run(rc: RunConfig, loggers: Sequence[Logger] = (), quiet: bool = False) -> t
         loop = rc.loop
     store = RunStore(loop.out)
     store.write_config(rc.flat())
+    from softrl_jax.io.wandb_log import seed_runs_for
+
+    wandb_runs = seed_runs_for(rc)  # one W&B run per seed, or None (--wandb=off)
+    loggers = (*loggers, wandb_runs) if wandb_runs else tuple(loggers)
 
     env = envs.make(loop.env, loop.episode_length or None)
     trainer = make_train(algos.get(rc.algo), env, rc)
@@ -83,7 +87,7 @@ def run(rc: RunConfig, loggers: Sequence[Logger] = (), quiet: bool = False) -> t
                        f"{rc.algo} {loop.env} x{loop.seeds} seeds", enabled=loop.progress and not quiet)
     t0 = time.perf_counter()
     carry = jax.block_until_ready(init(keys))
-    buffer_mb = replay.nbytes(carry.buffer) / 2**20
+    buffer_mb = replay.nbytes(carry.buffer) / loop.seeds / 2**20
     all_records: list[dict] = []
     prev_steps = loop.warmup_steps
     try:
@@ -109,6 +113,8 @@ def run(rc: RunConfig, loggers: Sequence[Logger] = (), quiet: bool = False) -> t
             bar.update(step, f"eval {mean_eval:9.1f}  {sps:8.0f} steps/s")
     finally:
         bar.close()
+        if wandb_runs:
+            wandb_runs.finish(exit_code=1 if sys.exc_info()[0] else 0)
     if not quiet:
         report(rc, all_records, buffer_mb, time.perf_counter() - t0)
     return Path(loop.out), all_records
@@ -135,7 +141,7 @@ def report(rc: RunConfig, records: list[dict], buffer_mb: float, seconds: float)
     console = Console()
     console.print(table)
     console.print(f"{len(rows)} seeds x {rc.loop.total_steps} steps in {seconds:.0f} s; "
-                  f"replay {buffer_mb:.1f} MiB per run; curve: {png}; metrics: {out / 'metrics.jsonl'}")
+                  f"replay {buffer_mb:.1f} MiB per seed; curve: {png}; metrics: {out / 'metrics.jsonl'}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -143,8 +149,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         rc = config_from_flags(argv)
         if rc.loop.out:
-            from softrl_jax.io.runstore import RunStore  # noqa: F401  (checked before writing below)
-
             p = Path(rc.loop.out)
             if (p / "metrics.jsonl").exists() or (p / "config.json").exists():
                 raise ConfigError(f"--out={rc.loop.out!r} already holds a run; choose another --out or delete it")
