@@ -43,3 +43,7 @@ def make(name: str, episode_length: int | None = None) -> Env:
 
 __all__ = ["Env", "EnvSpec", "EnvState", "StepInfo", "Transition", "check_env_name", "env_choices",
            "make", "reset", "step", "OWN_TASKS"]
+
+from softrl_jax.envs.multigoal import make_multigoal  # noqa: E402  (own tasks register after OWN_TASKS)
+
+OWN_TASKS["multigoal"] = make_multigoal

@@ -1,5 +1,15 @@
 """Pure, network-free maths on ONE example (rlax style); callers vmap."""
 
+from softrl_jax.ops.actor_critic import (
+    ddpg_actor_loss,
+    ddpg_target,
+    ornstein_uhlenbeck_step,
+    sac_actor_loss,
+    sac_critic_target,
+    sac_temperature_loss,
+    sac_value_target,
+    value_bootstrap_target,
+)
 from softrl_jax.ops.soft import (
     BASELINES,
     dspg_actor_optimizer,
@@ -8,12 +18,38 @@ from softrl_jax.ops.soft import (
     soft_policy_gradient_loss,
     soft_q_critic_loss,
 )
+from softrl_jax.ops.svgd import (
+    amortized_svgd_loss,
+    knn_entropy,
+    median_bandwidth,
+    rbf_kernel,
+    soft_value,
+    svgd_direction,
+    tanh_log_barrier,
+    uniform_log_density,
+)
 
 __all__ = [
+    "ddpg_actor_loss",
+    "ddpg_target",
+    "ornstein_uhlenbeck_step",
+    "sac_actor_loss",
+    "sac_critic_target",
+    "sac_temperature_loss",
+    "sac_value_target",
+    "value_bootstrap_target",
     "BASELINES",
     "dspg_actor_optimizer",
     "leave_one_out_mean",
     "soft_bellman_target",
     "soft_policy_gradient_loss",
     "soft_q_critic_loss",
+    "amortized_svgd_loss",
+    "knn_entropy",
+    "median_bandwidth",
+    "rbf_kernel",
+    "soft_value",
+    "svgd_direction",
+    "tanh_log_barrier",
+    "uniform_log_density",
 ]
