@@ -22,7 +22,7 @@ import optax
 
 from softrl_jax import ops
 from softrl_jax.config import fld
-from softrl_jax.distributions import POLICY_KINDS, make_policy_dist
+from softrl_jax.distributions import POLICY_KINDS, PolicyDist, make_policy_dist
 from softrl_jax.envs import Transition
 from softrl_jax.loop import Agent
 from softrl_jax.networks import STD_HEADS, GaussianPolicyNet, QNetwork
@@ -103,35 +103,39 @@ def init(cfg: Config, key: chex.PRNGKey, obs_size: int, action_size: int) -> Sta
 
 
 def policy(cfg: Config, actor_params, obs: chex.Array):
-    """obs [O] -> PolicyDist."""
-    policy_net, _ = networks(cfg, _action_size(actor_params))
+    """obs [..., O] -> PolicyDist with loc, scale [..., A]."""
+    policy_net, _ = networks(cfg, _action_size(cfg, actor_params))
     loc, scale = policy_net.apply(actor_params, obs)
     return make_policy_dist(loc, scale, cfg.policy)
 
 
-def _action_size(actor_params) -> int:
-    return jax.tree.leaves(actor_params)[-1].shape[-1]
+def _action_size(cfg: Config, actor_params) -> int:
+    return actor_params["params"][f"Dense_{len(cfg.hidden)}"]["kernel"].shape[-1]  # the loc head [H, A]
 
 
 def _q(cfg: Config, critic_params, obs: chex.Array, actions: chex.Array) -> chex.Array:
-    """obs [O], actions [M, A] -> [M]."""
+    """obs [B, O], actions [B, M, A] -> [B, M], as ONE flat network apply over the B*M pairs."""
     _, q_net = networks(cfg, actions.shape[-1])
-    return q_net.apply(critic_params, jnp.broadcast_to(obs, actions.shape[:-1] + obs.shape), actions)
+    obs = jnp.broadcast_to(obs[:, None, :], actions.shape[:-1] + obs.shape[-1:])
+    return q_net.apply(critic_params, obs, actions)
+
+
+def _per_state(fn, dist, *args):
+    """vmap `fn(PolicyDist for one state, *args)` over the leading [B] axis of a batched dist."""
+    return jax.vmap(lambda loc, scale, *a: fn(PolicyDist(loc, scale, dist.squash), *a))(
+        dist.loc, dist.scale, *args)
 
 
 def critic_loss(cfg: Config, critic_params, target_actor, target_critic, batch: Transition, key) -> tuple:
     """Eq. 16 with the sampled soft Bellman target of eq. 15. batch leaves: [B, ...]."""
     chex.assert_rank(batch.reward, 1)
-
-    def target(next_obs, reward, terminated, k):
-        dist = policy(cfg, target_actor, next_obs)
-        _, actions, log_pi = dist.sample_and_log_prob(k, cfg.num_samples)
-        q_next = _q(cfg, target_critic, next_obs, actions)
-        discount = cfg.gamma * (1.0 - terminated)
-        return ops.soft_bellman_target(cfg.reward_scale * reward, discount, q_next, log_pi, cfg.alpha)
-
-    keys = jax.random.split(key, batch.reward.shape[0])
-    y = jax.vmap(target)(batch.next_obs, batch.reward, batch.terminated, keys)
+    keys = jax.random.split(key, batch.reward.shape[0])  # one key per next state
+    dist = policy(cfg, target_actor, batch.next_obs)
+    _, actions, log_pi = _per_state(lambda d, k: d.sample_and_log_prob(k, cfg.num_samples), dist, keys)
+    q_next = _q(cfg, target_critic, batch.next_obs, actions)  # [B, M]
+    discount = cfg.gamma * (1.0 - batch.terminated)
+    y = jax.vmap(ops.soft_bellman_target, in_axes=(0, 0, 0, 0, None))(
+        cfg.reward_scale * batch.reward, discount, q_next, log_pi, cfg.alpha)
     _, q_net = networks(cfg, batch.action.shape[-1])
     q = q_net.apply(critic_params, batch.obs, batch.action)
     loss = jnp.mean(jax.vmap(ops.soft_q_critic_loss)(q, y))
@@ -140,15 +144,14 @@ def critic_loss(cfg: Config, critic_params, target_actor, target_critic, batch: 
 
 def actor_loss(cfg: Config, actor_params, critic_params, obs: chex.Array, key) -> tuple:
     """Double-sampled soft policy gradient surrogate (eq. 17). obs: [B, O]."""
-
-    def per_state(o, k):
-        dist = policy(cfg, actor_params, o)
-        u = jax.lax.stop_gradient(dist.sample_raw(k, cfg.num_samples))  # actions held constant
-        log_pi = dist.log_prob_raw(u)
-        q = _q(cfg, critic_params, o, dist.action(u))
-        return ops.soft_policy_gradient_loss(log_pi, jax.lax.stop_gradient(q), cfg.alpha, cfg.baseline), log_pi
-
-    losses, log_pi = jax.vmap(per_state)(obs, jax.random.split(key, obs.shape[0]))
+    keys = jax.random.split(key, obs.shape[0])  # one key per state
+    dist = policy(cfg, actor_params, obs)
+    # M fresh actions per state from the CURRENT policy, held constant (score-function estimator)
+    u = jax.lax.stop_gradient(_per_state(lambda d, k: d.sample_raw(k, cfg.num_samples), dist, keys))
+    log_pi = _per_state(lambda d, uu: d.log_prob_raw(uu), dist, u)  # [B, M], differentiable
+    q = jax.lax.stop_gradient(_q(cfg, critic_params, obs, dist.action(u)))
+    losses = jax.vmap(ops.soft_policy_gradient_loss, in_axes=(0, 0, None, None))(
+        log_pi, q, cfg.alpha, cfg.baseline)
     loss = jnp.mean(losses)
     if cfg.grad_reduction == "sum":  # authors' code: sum over all B*M terms
         loss = loss * losses.shape[0] * cfg.num_samples
