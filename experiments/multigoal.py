@@ -30,7 +30,7 @@ import numpy as np
 
 from softrl_jax import algos, envs
 from softrl_jax.envs.multigoal import GOAL_NAMES, MultiGoalParams, goal_cost, reached_goal
-from softrl_jax.loop import make_train
+from softrl_jax.loop import make_agent, make_train
 from softrl_jax.train import parse_flags
 
 # Settings shared by every algorithm (loop fields, plus the reward scale that sets the temperature).
@@ -79,7 +79,7 @@ def train(rc):
     metrics = jax.device_get(metrics)
     records = [{"seed": rc.loop.seed, "step": int(metrics["step"][i]),
                 **{k: float(v[i]) for k, v in metrics.items() if k != "step"}} for i in range(trainer.n_chunks)]
-    agent = module.make_agent(rc.algo_cfg, env.spec.obs_size, env.spec.action_size)
+    agent = make_agent(module, rc.algo_cfg, env.spec.obs_size, env.spec.action_size)
     return agent, carry.agent, records, seconds
 
 

@@ -39,7 +39,7 @@ def measure(rc, chunks: int) -> dict:
     import jax.numpy as jnp
 
     from softrl_jax import algos, envs, replay
-    from softrl_jax.loop import make_train, seed_keys
+    from softrl_jax.loop import make_agent, make_train, seed_keys
 
     loop = rc.loop
     env = envs.make(loop.env, loop.episode_length or None)
@@ -62,7 +62,7 @@ def measure(rc, chunks: int) -> dict:
     env_steps_per_s = chunks * loop.eval_every * loop.seeds / loop_s
 
     # The bare update: a scan of U updates (same count as one chunk) on pre-drawn batches.
-    agent = algorithm.make_agent(rc.algo_cfg, env.spec.obs_size, env.spec.action_size)
+    agent = make_agent(algorithm, rc.algo_cfg, env.spec.obs_size, env.spec.action_size)
     n_updates = loop.eval_every // loop.num_envs * loop.updates_per_step
     batch_keys = jax.random.split(jax.random.PRNGKey(0), loop.seeds * 16).reshape(loop.seeds, 16, 2)
     batches = jax.vmap(jax.vmap(trainer.replay.sample, in_axes=(None, 0)))(carry.buffer, batch_keys)

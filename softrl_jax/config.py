@@ -48,6 +48,11 @@ class LoopConfig:
     wandb_tags: str = fld("", doc="extra W&B tags, comma-separated")
 
 
+# The loop part of every algorithm's `quick` preset: small tasks on a CPU in minutes.
+QUICK_LOOP = {"num_envs": 1, "updates_per_step": 1, "warmup_steps": 1000, "buffer_size": 100_000,
+              "eval_every": 1000, "eval_episodes": 8}
+
+
 def field_meta(cls) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(cls)}
 

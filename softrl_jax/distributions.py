@@ -11,7 +11,6 @@ from typing import NamedTuple
 
 import chex
 import distrax
-import jax
 import jax.numpy as jnp
 
 POLICY_KINDS = ("tanh_gaussian", "gaussian")

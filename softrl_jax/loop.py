@@ -53,6 +53,16 @@ class Carry(NamedTuple):
     steps: chex.Array  # [] int32 transitions collected per seed
 
 
+def make_agent(algorithm, cfg, obs_size: int, action_size: int) -> Agent:
+    """Bind an algorithm module's pure `init`, `act`, `act_eval`, `update` to its config and sizes."""
+    return Agent(
+        init=lambda key: algorithm.init(cfg, key, obs_size, action_size),
+        act=lambda state, obs, noise, key: algorithm.act(cfg, state, obs, noise, key),
+        act_eval=lambda state, obs: algorithm.act_eval(cfg, state, obs),
+        update=lambda state, batch, key: algorithm.update(cfg, state, batch, key),
+    )
+
+
 Hparams = Mapping[str, chex.Array]  # traced overrides of algorithm config fields (sweep points)
 
 
@@ -83,7 +93,7 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
 
     def agent_for(hparams: Hparams | None) -> Agent:
         cfg = config.algo_cfg if not hparams else dataclasses.replace(config.algo_cfg, **hparams)
-        return algorithm.make_agent(cfg, spec.obs_size, spec.action_size)
+        return make_agent(algorithm, cfg, spec.obs_size, spec.action_size)
 
     def env_step(env_state, actions, key):
         return jax.vmap(lambda s, a, k: envs.step(env, s, a, k))(env_state, actions, jax.random.split(key, n))

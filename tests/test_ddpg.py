@@ -12,8 +12,8 @@ import pytest
 
 from softrl_jax import algos
 from softrl_jax.algos import ddpg
-from softrl_jax.envs import Transition
 from softrl_jax.networks import DeterministicPolicyNet, QNetwork
+from helpers import random_batch
 
 OBS, ACT, B = 3, 2, 8
 CFG = ddpg.Config(hidden=(16, 16), batch_size=B, reward_scale=2.0)
@@ -28,14 +28,7 @@ update = jax.jit(ddpg.update, static_argnums=0)
 
 
 def _batch(key, terminated=0.0):
-    k1, k2, k3, k4 = jax.random.split(key, 4)
-    return Transition(
-        obs=jax.random.normal(k1, (B, OBS)),
-        action=jax.random.uniform(k2, (B, ACT), minval=-1, maxval=1),
-        reward=jax.random.normal(k3, (B,)),
-        terminated=jnp.full((B,), terminated),
-        next_obs=jax.random.normal(k4, (B, OBS)),
-    )
+    return random_batch(key, B, OBS, ACT, terminated)
 
 
 @functools.lru_cache(maxsize=None)

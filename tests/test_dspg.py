@@ -8,21 +8,14 @@ import numpy as np
 import optax
 
 from softrl_jax.algos import dspg
-from softrl_jax.envs import Transition
+from helpers import random_batch
 
 OBS, ACT, B = 3, 2, 8
 CFG = dspg.Config(hidden=(16, 16), num_samples=5, batch_size=B, alpha=0.2, reward_scale=2.0)
 
 
 def _batch(key, terminated=0.0):
-    k1, k2, k3, k4 = jax.random.split(key, 4)
-    return Transition(
-        obs=jax.random.normal(k1, (B, OBS)),
-        action=jax.random.uniform(k2, (B, ACT), minval=-1, maxval=1),
-        reward=jax.random.normal(k3, (B,)),
-        terminated=jnp.full((B,), terminated),
-        next_obs=jax.random.normal(k4, (B, OBS)),
-    )
+    return random_batch(key, B, OBS, ACT, terminated)
 
 
 def _state(cfg=CFG, key=jax.random.PRNGKey(0)):

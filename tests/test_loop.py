@@ -1,6 +1,5 @@
 """The fused loop: vmap over seeds == one seed at a time, carry invariants, PRNG streams."""
 
-import dataclasses
 
 import chex
 import jax

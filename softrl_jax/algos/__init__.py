@@ -1,5 +1,5 @@
 """Algorithms by name. Each module declares `Config`, `PRESETS`, `TASK_DEFAULTS`, pure `init` and
-`update`, and `make_agent(cfg, obs_size, action_size) -> loop.Agent`."""
+`update`, `act` and `act_eval`; `loop.make_agent(module, cfg, obs_size, action_size)` binds them."""
 
 from __future__ import annotations
 

@@ -26,9 +26,8 @@ import jax.numpy as jnp
 import optax
 
 from softrl_jax import ops
-from softrl_jax.config import fld
+from softrl_jax.config import QUICK_LOOP, fld
 from softrl_jax.envs import Transition
-from softrl_jax.loop import Agent
 from softrl_jax.networks import DeterministicPolicyNet, QNetwork
 
 NOISES = ("gaussian", "ou")
@@ -68,9 +67,7 @@ PRESETS = {
     # `paper` is the CLI's default preset name; the DSPG paper's DDPG baseline is Lillicrap's DDPG.
     "paper": LILLICRAP,
     # Small tasks on a CPU in minutes (gymnax Pendulum: see tests/test_learning_baselines.py).
-    "quick": {"hidden": (64, 64), "actor_lr": 1e-3, "critic_lr": 1e-3, "batch_size": 128,
-              "num_envs": 1, "updates_per_step": 1, "warmup_steps": 1000, "buffer_size": 100_000,
-              "eval_every": 1000, "eval_episodes": 8},
+    "quick": {"hidden": (64, 64), "actor_lr": 1e-3, "critic_lr": 1e-3, "batch_size": 128, **QUICK_LOOP},
 }
 
 
@@ -197,11 +194,3 @@ def act_eval(cfg: Config, state: State, obs: chex.Array) -> chex.Array:
     """Deterministic action [A]: mu(s), no noise."""
     return mu(cfg, state.actor, obs)
 
-
-def make_agent(cfg: Config, obs_size: int, action_size: int) -> Agent:
-    return Agent(
-        init=lambda key: init(cfg, key, obs_size, action_size),
-        act=lambda s, o, z, k: act(cfg, s, o, z, k),
-        act_eval=lambda s, o: act_eval(cfg, s, o),
-        update=lambda s, b, k: update(cfg, s, b, k),
-    )

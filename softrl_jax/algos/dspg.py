@@ -21,10 +21,9 @@ import jax.numpy as jnp
 import optax
 
 from softrl_jax import ops
-from softrl_jax.config import fld
+from softrl_jax.config import QUICK_LOOP, fld
 from softrl_jax.distributions import POLICY_KINDS, PolicyDist, make_policy_dist
 from softrl_jax.envs import Transition
-from softrl_jax.loop import Agent
 from softrl_jax.networks import STD_HEADS, GaussianPolicyNet, QNetwork
 
 
@@ -65,9 +64,7 @@ PRESETS = {
     # Small tasks on a CPU in minutes (gymnax Pendulum: about -150 by 6000 steps).
     "quick": {"hidden": (64, 64), "num_samples": 32, "clip_norm": 1.0, "actor_lr": 1e-3,
               "critic_lr": 1e-3, "alpha": 0.1, "reward_scale": 1.0, "baseline": "loo",
-              "policy": "tanh_gaussian", "std_head": "log_std", "batch_size": 128, "tau": 0.01,
-              "num_envs": 1, "updates_per_step": 1, "warmup_steps": 1000, "buffer_size": 100_000,
-              "eval_every": 1000, "eval_episodes": 8},
+              "policy": "tanh_gaussian", "std_head": "log_std", "batch_size": 128, "tau": 0.01, **QUICK_LOOP},
 }
 
 
@@ -195,11 +192,3 @@ def act_eval(cfg: Config, state: State, obs: chex.Array) -> chex.Array:
     """Deterministic action [A]: the policy mean (squashed for tanh_gaussian)."""
     return policy(cfg, state.actor, obs).mode()
 
-
-def make_agent(cfg: Config, obs_size: int, action_size: int) -> Agent:
-    return Agent(
-        init=lambda key: init(cfg, key, obs_size, action_size),
-        act=lambda s, o, z, k: act(cfg, s, o, z, k),
-        act_eval=lambda s, o: act_eval(cfg, s, o),
-        update=lambda s, b, k: update(cfg, s, b, k),
-    )

@@ -28,10 +28,9 @@ import jax.numpy as jnp
 import optax
 
 from softrl_jax import ops
-from softrl_jax.config import fld
+from softrl_jax.config import QUICK_LOOP, fld
 from softrl_jax.distributions import PolicyDist, make_policy_dist
 from softrl_jax.envs import Transition
-from softrl_jax.loop import Agent
 from softrl_jax.networks import MLP, STD_HEADS, GaussianPolicyNet, QNetwork
 
 CRITICS = ("twin", "v_net")
@@ -68,8 +67,7 @@ PRESETS = {
     "paper": {"critic": "v_net", "num_critics": 1, "learn_alpha": False, "alpha": 1.0, "reward_scale": 5.0},
     # Small tasks on a CPU in minutes (gymnax Pendulum: see tests/test_learning_baselines.py).
     "quick": {"hidden": (64, 64), "actor_lr": 1e-3, "critic_lr": 1e-3, "alpha_lr": 1e-3, "batch_size": 128,
-              "num_envs": 1, "updates_per_step": 1, "warmup_steps": 1000, "buffer_size": 100_000,
-              "eval_every": 1000, "eval_episodes": 8},
+              **QUICK_LOOP},
 }
 
 
@@ -267,11 +265,3 @@ def act_eval(cfg: Config, state: State, obs: chex.Array) -> chex.Array:
     """Deterministic action [A]: tanh of the policy mean."""
     return policy(cfg, state.actor, obs).mode()
 
-
-def make_agent(cfg: Config, obs_size: int, action_size: int) -> Agent:
-    return Agent(
-        init=lambda key: init(cfg, key, obs_size, action_size),
-        act=lambda s, o, z, k: act(cfg, s, o, z, k),
-        act_eval=lambda s, o: act_eval(cfg, s, o),
-        update=lambda s, b, k: update(cfg, s, b, k),
-    )

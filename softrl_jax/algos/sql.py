@@ -29,10 +29,9 @@ import jax.numpy as jnp
 import optax
 
 from softrl_jax import ops
-from softrl_jax.config import fld
+from softrl_jax.config import QUICK_LOOP, fld
 from softrl_jax.distributions import tanh_log_det_jacobian
 from softrl_jax.envs import Transition
-from softrl_jax.loop import Agent
 from softrl_jax.networks import MLP, QNetwork
 
 
@@ -83,9 +82,7 @@ PRESETS = {
                  "ou_sigma": 0.3, "updates_per_step": 1, "buffer_size": 1_000_000, "warmup_steps": 10_000},
     # gymnax Pendulum on a CPU in minutes (measured in tests/test_learning_sql.py).
     "quick": {"hidden": (64, 64), "actor_lr": 1e-3, "critic_lr": 1e-3, "reward_scale": 1.0, "alpha": 0.1,
-              "target_update_period": 200, "batch_size": 128,
-              "num_envs": 1, "updates_per_step": 1, "warmup_steps": 1000, "buffer_size": 100_000,
-              "eval_every": 1000, "eval_episodes": 8},
+              "target_update_period": 200, "batch_size": 128, **QUICK_LOOP},
     # Use with --env=multigoal. Authors' examples/multigoal_sql.py: 2x128, lr 3e-4, K = 32 (16 + 16),
     # K_V = 16, target copied every 1000 steps, reward scale 0.1 (paper D.1: alpha 10), batch 64,
     # learning after 100 samples, 1000 epochs of 100 steps.
@@ -279,11 +276,3 @@ def act_eval(cfg: Config, state: State, obs: chex.Array) -> chex.Array:
     """Deterministic action [A]: the sampler at xi = 0 (REFERENCE "Evaluation protocol")."""
     return sample_actions(cfg, state.actor, obs, jnp.zeros((1, _action_size(cfg, state.actor))))[0]
 
-
-def make_agent(cfg: Config, obs_size: int, action_size: int) -> Agent:
-    return Agent(
-        init=lambda key: init(cfg, key, obs_size, action_size),
-        act=lambda s, o, z, k: act(cfg, s, o, z, k),
-        act_eval=lambda s, o: act_eval(cfg, s, o),
-        update=lambda s, b, k: update(cfg, s, b, k),
-    )
