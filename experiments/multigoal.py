@@ -30,6 +30,7 @@ import numpy as np
 
 from softrl_jax import algos, envs
 from softrl_jax.envs.multigoal import GOAL_NAMES, MultiGoalParams, goal_cost, reached_goal
+from softrl_jax.config import ConfigError
 from softrl_jax.loop import make_agent, make_train
 from softrl_jax.train import parse_flags
 
@@ -231,12 +232,28 @@ def write_summary(out: Path, results: dict, total_steps: int, episodes: int) -> 
 
 
 def main(argv=None) -> int:
-    flags = parse_flags(sys.argv[1:] if argv is None else argv)
-    out = Path(flags.pop("out", "runs/multigoal"))
-    names = [a for a in flags.pop("algos", ",".join(ALGO_SETTINGS)).split(",") if a]
-    total_steps = int(flags.pop("total_steps", COMMON["total_steps"]))
-    episodes = int(flags.pop("episodes", DEFAULT_EPISODES))
-    seed = int(flags.pop("seed", 0))
+    argv = sys.argv[1:] if argv is None else argv
+    if any(a in ("-h", "--help") for a in argv):
+        print(__doc__)
+        return 0
+    try:
+        flags = parse_flags(argv)
+        out = Path(flags.pop("out", "runs/multigoal"))
+        names = [a for a in flags.pop("algos", ",".join(ALGO_SETTINGS)).split(",") if a]
+        numbers = {}
+        for name, default, low in (("total_steps", COMMON["total_steps"], 1), ("episodes", DEFAULT_EPISODES, 1),
+                                   ("seed", 0, 0)):
+            text = flags.pop(name, str(default))
+            try:
+                numbers[name] = int(text)
+            except ValueError:
+                raise ConfigError(f"--{name}={text!r} is not a valid int") from None
+            if numbers[name] < low:
+                raise ConfigError(f"--{name}={numbers[name]} is out of range; must be >= {low}")
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    total_steps, episodes, seed = numbers["total_steps"], numbers["episodes"], numbers["seed"]
     if flags:
         print(f"error: unknown flags {sorted(flags)}; valid: --out --algos --total_steps --episodes --seed",
               file=sys.stderr)

@@ -103,6 +103,11 @@ def measure(rc, chunks: int) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    from softrl_jax.train import wants_help
+
+    if wants_help(argv):
+        print(__doc__.strip())
+        return 0
     try:
         rc, chunks, json_path = _parse(argv)
     except ConfigError as e:

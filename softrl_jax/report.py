@@ -423,6 +423,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from softrl_jax.train import parse_flags
 
     argv = sys.argv[1:] if argv is None else argv
+    from softrl_jax.train import wants_help
+
+    if wants_help(argv):
+        print(__doc__.strip())
+        return 0
     try:
         flags = parse_flags(argv)
         for name in flags:

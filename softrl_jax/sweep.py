@@ -449,6 +449,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from softrl_jax.io import wandb_log
 
     argv = sys.argv[1:] if argv is None else argv
+    from softrl_jax.train import wants_help
+
+    if wants_help(argv):
+        print(__doc__.strip())
+        return 0
     try:
         opts, overrides = parse_args(argv)
         algo = opts["algo"]

@@ -1,4 +1,4 @@
-"""Command line: train one algorithm on one environment with several vmapped seeds.
+r"""Command line: train one algorithm on one environment with several vmapped seeds.
 
     python -m softrl_jax.train --algo=dspg --env=gymnax:Pendulum-v1 --seeds=4 --seed=0 \
         --total_steps=30000 --preset=quick --out=runs/x
@@ -20,6 +20,10 @@ import numpy as np
 from softrl_jax.config import ConfigError, RunConfig
 
 Logger = Callable[[list[dict]], None]
+
+
+def wants_help(argv: Sequence[str]) -> bool:
+    return any(a in ("-h", "--help") for a in argv)
 
 
 def parse_flags(argv: Sequence[str]) -> dict[str, str]:
@@ -144,8 +148,37 @@ def report(rc: RunConfig, records: list[dict], buffer_mb: float, seconds: float)
                   f"replay {buffer_mb:.1f} MiB per seed; curve: {png}; metrics: {out / 'metrics.jsonl'}")
 
 
+def usage(algo: str) -> str:
+    """The module docstring plus every flag of `algo` with its type, default and meaning."""
+    import dataclasses as dc
+
+    from softrl_jax import algos
+    from softrl_jax.config import LoopConfig, field_meta, field_types
+
+    module = algos.get(algo)
+    lines = [__doc__.strip(), "", f"--algo: {', '.join(algos.ALGOS)} (default dspg)",
+             f"--preset: {', '.join(module.PRESETS)} (default {algos.default_preset(algo)})"]
+    for title, cls in (("loop flags (all algorithms)", LoopConfig), (f"{algo} flags", module.Config)):
+        lines += ["", title + ":"]
+        types = field_types(cls)
+        for name, f in field_meta(cls).items():
+            kind = {int: "int", float: "float", str: "str", bool: "bool"}.get(types[name], "ints")
+            choices = f" {{{'|'.join(map(str, f.metadata['choices']))}}}" if "choices" in f.metadata else ""
+            default = f.default if f.default is not dc.MISSING else ""
+            lines.append(f"  --{name}={kind}{choices}  default {default!r}: {f.metadata.get('doc', '')}")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if wants_help(argv):
+        algo = next((a.split("=", 1)[1] for a in argv if a.startswith("--algo=")), "dspg")
+        try:
+            print(usage(algo))
+        except ConfigError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        return 0
     try:
         rc = config_from_flags(argv)
         if rc.loop.out:

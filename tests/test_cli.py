@@ -64,3 +64,14 @@ def test_subprocess_run_writes_config_and_metrics(tmp_path):
     # a bad value through the real entry point: exit code 2
     bad = subprocess.run(cmd[:3] + ["--num_samples=0"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_help_lists_every_flag_of_the_algorithm(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--num_samples=int" in out and "--clip_norm=float" in out and "--eval_every=int" in out
+    assert "--baseline=str {none|loo}" in out and "(default paper)" in out
+    assert main(["--algo=sac", "-h"]) == 0
+    out = capsys.readouterr().out
+    assert "--target_entropy_per_dim=float" in out and "--num_samples" not in out and "(default modern)" in out
+    assert main(["--algo=ppo", "--help"]) == 2
