@@ -135,7 +135,7 @@ def report(rc: RunConfig, records: list[dict], buffer_mb: float, seconds: float)
     png = plot_curves({rc.algo: records}, out / "curve.png",
                       f"{rc.algo} ({rc.preset}) on {rc.loop.env}")
     rows = summary_rows(records)
-    table = Table(title=f"{rc.algo} ({rc.preset}) on {rc.loop.env}: deterministic evaluation return")
+    table = Table()
     for col in ("seed", "final", "best"):
         table.add_column(col, justify="right")
     for seed, final, best in rows:
@@ -143,6 +143,7 @@ def report(rc: RunConfig, records: list[dict], buffer_mb: float, seconds: float)
     finals = np.array([r[1] for r in rows])
     table.add_row("mean", f"{finals.mean():.1f}", f"{np.mean([r[2] for r in rows]):.1f}", style="bold")
     console = Console()
+    console.print(f"[bold]{rc.algo} ({rc.preset}) on {rc.loop.env}[/bold]: deterministic evaluation return")
     console.print(table)
     console.print(f"{len(rows)} seeds x {rc.loop.total_steps} steps in {seconds:.0f} s; "
                   f"replay {buffer_mb:.1f} MiB per seed; curve: {png}; metrics: {out / 'metrics.jsonl'}")
