@@ -335,6 +335,7 @@ def train_group(points: Sequence[Point], *, loggers_for=None, progress: bool = T
     from softrl_jax.io.progress import StepProgress
     from softrl_jax.io.runstore import RunStore
     from softrl_jax.loop import make_train, seed_keys
+    from softrl_jax.train import seed_records
 
     rc0 = points[0].rc
     loop = rc0.loop
@@ -380,12 +381,8 @@ def train_group(points: Sequence[Point], *, loggers_for=None, progress: bool = T
             sps = (step - prev) * loop.seeds * len(points) / dt
             prev = step
             for pi, p in enumerate(points):
-                records = []
-                for s in range(loop.seeds):
-                    r = {"seed": loop.seed + s, "step": step}
-                    r.update({k: float(np.asarray(v)[pi, s]) for k, v in metrics.items() if k != "step"})
-                    r.update(env_steps_per_s=sps, time_s=time.perf_counter() - t0)
-                    records.append(r)
+                at_point = {k: np.asarray(v)[pi] for k, v in metrics.items()}
+                records = seed_records(at_point, loop, step, sps, time.perf_counter() - t0)
                 stores[p.index].append(records)
                 for log in loggers[p.index]:
                     log(records)

@@ -61,6 +61,17 @@ def default_out(rc: RunConfig) -> str:
     return f"runs/{rc.algo}-{tag}-{rc.preset}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def seed_records(metrics: dict, loop, step: int, env_steps_per_s: float, time_s: float) -> list[dict]:
+    """One metrics.jsonl record per seed from a chunk's metrics (leaves [seeds])."""
+    records = []
+    for s in range(loop.seeds):
+        r = {"seed": loop.seed + s, "step": step}
+        r.update({k: float(np.asarray(v)[s]) for k, v in metrics.items() if k != "step"})
+        r.update(env_steps_per_s=env_steps_per_s, time_s=time_s)
+        records.append(r)
+    return records
+
+
 def run(rc: RunConfig, loggers: Sequence[Logger] = (), quiet: bool = False) -> tuple[Path, list[dict]]:
     """Train `rc.loop.seeds` seeds as one compiled program; write config.json and metrics.jsonl."""
     import jax
@@ -103,12 +114,7 @@ def run(rc: RunConfig, loggers: Sequence[Logger] = (), quiet: bool = False) -> t
             step = int(metrics["step"][0])
             sps = (step - prev_steps) * loop.seeds / dt
             prev_steps = step
-            records = []
-            for s in range(loop.seeds):
-                r = {"seed": loop.seed + s, "step": step}
-                r.update({k: float(np.asarray(v)[s]) for k, v in metrics.items() if k != "step"})
-                r.update(env_steps_per_s=sps, time_s=time.perf_counter() - t0)
-                records.append(r)
+            records = seed_records(metrics, loop, step, sps, time.perf_counter() - t0)
             store.append(records)
             for log in loggers:
                 log(records)
