@@ -50,6 +50,10 @@ class PolicyDist(NamedTuple):
         """The action the environment sees for pre-squash `u` (tanh, or identity)."""
         return jnp.tanh(u) if self.squash else u
 
+    def sample_action(self, key: chex.PRNGKey) -> chex.Array:
+        """[A] one action drawn from the policy (squashed for tanh_gaussian)."""
+        return self.action(self.sample_raw(key, 1)[0])
+
     def mode(self) -> chex.Array:
         """[A] deterministic action used in evaluation: the (squashed) mean."""
         return self.action(self.loc)

@@ -2,8 +2,11 @@
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from softrl_jax import algos
 from softrl_jax.envs import Transition
+from softrl_jax.train import run
 
 
 def random_batch(key, batch_size: int, obs_size: int, action_size: int, terminated: float = 0.0) -> Transition:
@@ -16,3 +19,14 @@ def random_batch(key, batch_size: int, obs_size: int, action_size: int, terminat
         terminated=jnp.full((batch_size,), terminated),
         next_obs=jax.random.normal(k4, (batch_size, obs_size)),
     )
+
+
+def final_pendulum_returns(tmp_path, algo: str, seeds: int, steps: int) -> np.ndarray:
+    """Train `algo` (quick preset) on gymnax Pendulum; the final deterministic return per seed [seeds]."""
+    rc = algos.run_config(algo, "quick", {"env": "gymnax:Pendulum-v1", "seeds": seeds, "total_steps": steps,
+                                          "out": str(tmp_path / algo), "progress": False})
+    _, records = run(rc, quiet=True)
+    last = max(r["step"] for r in records)
+    finals = np.array([r["eval_return"] for r in records if r["step"] == last])
+    assert finals.shape == (seeds,) and last == steps
+    return finals

@@ -184,8 +184,7 @@ def update(cfg: Config, state: State, batch: Transition, key: chex.PRNGKey) -> t
 
 def act(cfg: Config, state: State, obs: chex.Array, noise: chex.Array, key: chex.PRNGKey) -> tuple:
     """Exploration action [A] sampled from the current policy; `noise` passes through."""
-    dist = policy(cfg, state.actor, obs)
-    return dist.action(dist.sample_raw(key, 1)[0]), noise
+    return policy(cfg, state.actor, obs).sample_action(key), noise
 
 
 def act_eval(cfg: Config, state: State, obs: chex.Array) -> chex.Array:
