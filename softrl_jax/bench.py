@@ -16,11 +16,10 @@ import time
 from typing import Sequence
 
 from softrl_jax.config import ConfigError
+from softrl_jax.train import config_from_flags, parse_flags, show_help
 
 
 def _parse(argv: Sequence[str]):
-    from softrl_jax.train import config_from_flags, parse_flags
-
     flags = parse_flags(argv)
     try:
         chunks = int(flags.pop("chunks", "3"))
@@ -103,10 +102,7 @@ def measure(rc, chunks: int) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    from softrl_jax.train import wants_help
-
-    if wants_help(argv):
-        print(__doc__.strip())
+    if show_help(argv, __doc__):
         return 0
     try:
         rc, chunks, json_path = _parse(argv)

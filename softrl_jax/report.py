@@ -34,6 +34,7 @@ from typing import Sequence
 import numpy as np
 
 from softrl_jax.config import ConfigError
+from softrl_jax.train import parse_flags, show_help
 
 # DSPG paper (Shi, Song & Wu 2019), Table 1: best average return over training, 3e6 steps, 7 seeds,
 # MuJoCo gym v2 (docs: /work/shared/REFERENCE.md). Our tasks are Brax's versions: a guide, not a match.
@@ -420,13 +421,8 @@ def _inline(text: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from softrl_jax.train import parse_flags
-
     argv = sys.argv[1:] if argv is None else argv
-    from softrl_jax.train import wants_help
-
-    if wants_help(argv):
-        print(__doc__.strip())
+    if show_help(argv, __doc__):
         return 0
     try:
         flags = parse_flags(argv)

@@ -45,6 +45,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from softrl_jax.config import ConfigError, LoopConfig, RunConfig, field_types, flag_names
+from softrl_jax.train import parse_flags, seed_records, show_help
 
 # Float fields whose values only enter the computation as numbers (never shapes or Python branches),
 # so points that differ in them share one compiled program. An algorithm module can replace this
@@ -335,7 +336,6 @@ def train_group(points: Sequence[Point], *, loggers_for=None, progress: bool = T
     from softrl_jax.io.progress import StepProgress
     from softrl_jax.io.runstore import RunStore
     from softrl_jax.loop import make_train, seed_keys
-    from softrl_jax.train import seed_records
 
     rc0 = points[0].rc
     loop = rc0.loop
@@ -410,8 +410,6 @@ def _tracer_errors() -> tuple[type, ...]:
 
 def parse_args(argv: Sequence[str]) -> tuple[dict, dict]:
     """(sweep options, train overrides): flags after `--` win over the same flags before it."""
-    from softrl_jax.train import parse_flags
-
     argv = list(argv)
     cut = argv.index("--") if "--" in argv else len(argv)
     before, after = parse_flags(argv[:cut]), parse_flags(argv[cut + 1:])
@@ -446,10 +444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from softrl_jax.io import wandb_log
 
     argv = sys.argv[1:] if argv is None else argv
-    from softrl_jax.train import wants_help
-
-    if wants_help(argv):
-        print(__doc__.strip())
+    if show_help(argv, __doc__):
         return 0
     try:
         opts, overrides = parse_args(argv)

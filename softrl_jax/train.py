@@ -26,6 +26,14 @@ def wants_help(argv: Sequence[str]) -> bool:
     return any(a in ("-h", "--help") for a in argv)
 
 
+def show_help(argv: Sequence[str], doc: str) -> bool:
+    """Print `doc` and return True when argv asks for help (the entry points' `--help`)."""
+    if wants_help(argv):
+        print(doc.strip())
+        return True
+    return False
+
+
 def parse_flags(argv: Sequence[str]) -> dict[str, str]:
     """`--name=value` (or `--name value`) pairs; anything else is a ConfigError."""
     flags: dict[str, str] = {}
