@@ -39,6 +39,20 @@ class LoopConfig:
     episode_length: int = fld(0, ge=0, doc="time limit; 0 keeps the environment's own (Brax 1000)")
     out: str = fld("", doc="run folder for config.json and metrics.jsonl (default runs/<algo>-<env>-<time>)")
     progress: bool = fld(True, doc="show a progress bar")
+    autoreset: str = fld("pool", choices=("pool", "exact"),
+                         doc="episode restarts: pool = a random state of a pool drawn once per chunk; exact = "
+                             "a fresh reset computed every step")
+    reset_pool: int = fld(0, ge=0, doc="reset states per pool (autoreset=pool); 0: max(64, num_envs)")
+    replay_obs_dtype: str = fld("float32", choices=("float32", "bfloat16"), doc="dtype of stored observations")
+    # Where the program runs (never changes results; see softrl_jax/runner.py)
+    devices: str = fld("all", doc="devices to shard the points x seeds axis over: all, or a count N")
+    distributed: bool = fld(False, doc="multi-process run through jax.distributed.initialize()")
+    coordinator: str = fld("", doc="host:port of process 0 (--distributed); empty: JAX_COORDINATOR_ADDRESS or "
+                                   "cluster auto-detection")
+    num_processes: int = fld(0, ge=0, doc="processes (--distributed); 0: JAX_NUM_PROCESSES or auto-detection")
+    process_id: int = fld(-1, ge=-1, doc="this process (--distributed); -1: JAX_PROCESS_ID or auto-detection")
+    compile_cache: str = fld("auto", doc="persistent compilation cache folder; auto: <user cache dir>/softrl-jax/"
+                                          "jax; off: disabled")
     # Weights & Biases (host-side, one W&B run per seed; see softrl_jax/io/wandb_log.py)
     wandb: str = fld("off", choices=("off", "online", "offline", "auto"),
                      doc="W&B logging: auto = online with credentials, else offline")
@@ -169,7 +183,10 @@ def apply_overrides(loop: LoopConfig, algo_cfg, overrides: Mapping[str, Any], so
 
 def check_loop(loop: LoopConfig, batch_size: int) -> None:
     """Cross-field checks of the loop config."""
+    from softrl_jax.runner import check_devices
+
     validate(loop)
+    check_devices(loop.devices)
     for name in ("warmup_steps", "eval_every"):
         if getattr(loop, name) % loop.num_envs:
             raise ConfigError(f"--{name}={getattr(loop, name)} must be a multiple of --num_envs={loop.num_envs}")

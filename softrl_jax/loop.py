@@ -6,7 +6,8 @@ sweeps, over hyperparameter points that keep shapes):
 
     init(key)     reset the environments, fill the buffer with `warmup_steps` random transitions
     chunk(carry)  `eval_every` transitions of act -> step -> store -> `updates_per_step` updates,
-                  then evaluate the deterministic policy on separate environments
+                  then evaluate the deterministic policy on separate environments. With
+                  `autoreset=pool` a chunk first draws its pool of reset states (envs.ResetPool).
     train(key)    init, then `lax.scan` over all chunks: the whole run fused
 
 The host takes control only between chunks (to log, draw progress, write files): see
@@ -88,30 +89,35 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
     spec = env.spec
     n = loop.num_envs
     batch_size = config.algo_cfg.batch_size
-    buf = replay.make_replay(loop.buffer_size, batch_size)
+    buf = replay.make_replay(loop.buffer_size, batch_size, n, jnp.dtype(loop.replay_obs_dtype))
+    pool_size = loop.reset_pool or max(64, n)
     n_chunks = math.ceil((loop.total_steps - loop.warmup_steps) / loop.eval_every)
 
     def agent_for(hparams: Hparams | None) -> Agent:
         cfg = config.algo_cfg if not hparams else dataclasses.replace(config.algo_cfg, **hparams)
         return make_agent(algorithm, cfg, spec.obs_size, spec.action_size)
 
-    def env_step(env_state, actions, key):
-        return jax.vmap(lambda s, a, k: envs.step(env, s, a, k))(env_state, actions, jax.random.split(key, n))
+    def new_pool(key) -> envs.ResetPool | None:
+        """The reset states of one chunk (autoreset=pool), or None (autoreset=exact)."""
+        return envs.make_reset_pool(env, key, pool_size) if loop.autoreset == "pool" else None
+
+    def env_step(env_state, actions, key, pool):
+        return jax.vmap(lambda s, a, k: envs.step(env, s, a, k, pool))(env_state, actions, jax.random.split(key, n))
 
     def init(key, hparams=None):
         agent = agent_for(hparams)
         train_key, eval_key = jax.random.split(key)
-        train_key, agent_key, reset_key, warm_key = jax.random.split(train_key, 4)
+        train_key, agent_key, reset_key, warm_key, pool_key = jax.random.split(train_key, 5)
         env_state = jax.vmap(lambda k: envs.reset(env, k))(jax.random.split(reset_key, n))
-        example = jax.tree.map(lambda x: x[0], env_step(env_state, jnp.zeros((n, spec.action_size)), reset_key)[1])
-        buffer = buf.init(example)
+        buffer = buf.init(env_state.obs, spec.action_size)
+        pool = new_pool(pool_key)
 
         def warm(c, k):
             env_state, buffer = c
             act_key, step_key = jax.random.split(k)
             actions = jax.random.uniform(act_key, (n, spec.action_size), minval=-1.0, maxval=1.0)
-            env_state, transition, _ = env_step(env_state, actions, step_key)
-            return (env_state, buf.add(buffer, transition)), None
+            new_state, transition, info = env_step(env_state, actions, step_key, pool)
+            return (new_state, buf.add(buffer, transition, info.done, new_state.obs)), None
 
         (env_state, buffer), _ = jax.lax.scan(
             warm, (env_state, buffer), jax.random.split(warm_key, loop.warmup_steps // n))
@@ -119,14 +125,14 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
         return Carry(agent.init(agent_key), env_state, noise, buffer, train_key, eval_key,
                      jnp.zeros((), jnp.int32), jnp.asarray(loop.warmup_steps, jnp.int32))
 
-    def collect_and_update(agent: Agent):
+    def collect_and_update(agent: Agent, pool):
         def body(c: Carry, _):
             key, act_key, step_key, update_key = jax.random.split(c.key, 4)
             actions, noise = jax.vmap(agent.act, in_axes=(None, 0, 0, 0))(
                 c.agent, c.env.obs, c.noise, jax.random.split(act_key, n))
-            env_state, transition, info = env_step(c.env, actions, step_key)
+            env_state, transition, info = env_step(c.env, actions, step_key, pool)
             noise = jnp.where(info.done[:, None], 0.0, noise)
-            buffer = buf.add(c.buffer, transition)
+            buffer = buf.add(c.buffer, transition, info.done, env_state.obs)
 
             def one_update(agent_state, k):
                 sample_key, grad_key = jax.random.split(k)
@@ -152,7 +158,7 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
         def body(c, k):
             state, ret, alive = c
             actions = jax.vmap(agent.act_eval, in_axes=(None, 0))(agent_state, state.obs)
-            state, transition, info = jax.vmap(lambda s, a, kk: envs.step(env, s, a, kk))(
+            state, transition, info = jax.vmap(lambda s, a, kk: envs.step(env, s, a, kk, autoreset=False))(
                 state, actions, jax.random.split(k, e))
             return (state, ret + jnp.where(alive, transition.reward, 0.0), alive & ~info.done), None
 
@@ -162,7 +168,11 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
 
     def chunk(carry: Carry, hparams=None):
         agent = agent_for(hparams)
-        carry, per_step = jax.lax.scan(collect_and_update(agent), carry, None, length=loop.eval_every // n)
+        pool = None
+        if loop.autoreset == "pool":
+            key, pool_key = jax.random.split(carry.key)
+            carry, pool = carry._replace(key=key), new_pool(pool_key)
+        carry, per_step = jax.lax.scan(collect_and_update(agent, pool), carry, None, length=loop.eval_every // n)
         episodes = jnp.sum(per_step.pop("episodes"))
         return_sum = jnp.sum(per_step.pop("episode_return_sum"))
         metrics = {k: jnp.mean(v) for k, v in per_step.items()}

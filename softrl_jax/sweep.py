@@ -45,7 +45,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from softrl_jax.config import ConfigError, LoopConfig, RunConfig, field_types, flag_names
-from softrl_jax.train import parse_flags, seed_records, show_help
+from softrl_jax.train import parse_flags, show_help
 
 # Float fields whose values only enter the computation as numbers (never shapes or Python branches),
 # so points that differ in them share one compiled program. An algorithm module can replace this
@@ -324,78 +324,19 @@ def varying_fields(points: Sequence[Point], batchable: frozenset[str]) -> list[s
 
 def train_group(points: Sequence[Point], *, loggers_for=None, progress: bool = True,
                 batchable: frozenset[str] = frozenset()) -> dict[int, list[dict]]:
-    """Train every point of one group (same statics) x its seeds as ONE compiled program.
+    """Train every point of one group (same statics) x its seeds as ONE compiled program
+    (softrl_jax.runner), the fields in `batchable` that differ between the points traced.
 
     Seeds use the same keys at every point, so each (point, seed) is the same run as alone.
     `loggers_for(point) -> list of loggers` (called once per point, before training). Returns the
-    per-point records (the metrics.jsonl rows). Host-side only between compiled chunks."""
-    import jax
-    import jax.numpy as jnp
+    per-point records (the metrics.jsonl rows)."""
+    from softrl_jax import runner
 
-    from softrl_jax import algos, envs
-    from softrl_jax.io.progress import StepProgress
-    from softrl_jax.io.runstore import RunStore
-    from softrl_jax.loop import make_train, seed_keys
-
-    rc0 = points[0].rc
-    loop = rc0.loop
-    fields = varying_fields(points, batchable)
-    hparams = {f: jnp.asarray([getattr(p.rc.algo_cfg, f) for p in points], jnp.float32) for f in fields}
-    env = envs.make(loop.env, loop.episode_length or None)
-    trainer = make_train(algos.get(rc0.algo), env, rc0)
-    keys = seed_keys(loop.seed, loop.seeds)
-    if hparams:  # [P, S]: points outer, seeds inner; the same seed keys at every point
-        init = jax.jit(jax.vmap(jax.vmap(trainer.init, in_axes=(0, None)), in_axes=(None, 0)))
-        chunk = jax.jit(jax.vmap(jax.vmap(trainer.chunk, in_axes=(0, None)), in_axes=(0, 0)), donate_argnums=0)
-    else:  # one point: [S], as train.py
-        init1, chunk1 = jax.jit(jax.vmap(trainer.init)), jax.jit(jax.vmap(trainer.chunk), donate_argnums=0)
-
-        def init(k, _hp):
-            return init1(k)
-
-        def chunk(c, _hp):  # metrics [S] -> [1, S], the layout of the vmapped-points path
-            c, metrics = chunk1(c)
-            return c, jax.tree.map(lambda x: x[None], metrics)
-
-    # Trace before anything is written: a batchable field used in Python control flow fails here.
-    jax.eval_shape(chunk, jax.eval_shape(init, keys, hparams), hparams)
-
-    stores = {p.index: RunStore(p.folder) for p in points}
-    for p in points:
-        stores[p.index].write_config({**p.rc.flat(), "sweep_point": p.label, "sweep_params": p.params})
-    loggers = {p.index: list(loggers_for(p)) if loggers_for else [] for p in points}
-    desc = f"{rc0.algo} {loop.env} {len(points)} point(s) x {loop.seeds} seeds"
-    bar = StepProgress(trainer.steps_at(trainer.n_chunks - 1), desc, enabled=progress and loop.progress)
-    out: dict[int, list[dict]] = {p.index: [] for p in points}
-    t0 = time.perf_counter()
-    ok = False
-    try:
-        carry = jax.block_until_ready(init(keys, hparams))
-        prev = loop.warmup_steps
-        for _ in range(trainer.n_chunks):
-            t_chunk = time.perf_counter()
-            carry, metrics = chunk(carry, hparams)
-            metrics = jax.device_get(jax.block_until_ready(metrics))
-            dt = time.perf_counter() - t_chunk
-            step = int(np.asarray(metrics["step"]).reshape(-1)[0])
-            sps = (step - prev) * loop.seeds * len(points) / dt
-            prev = step
-            for pi, p in enumerate(points):
-                at_point = {k: np.asarray(v)[pi] for k, v in metrics.items()}
-                records = seed_records(at_point, loop, step, sps, time.perf_counter() - t0)
-                stores[p.index].append(records)
-                for log in loggers[p.index]:
-                    log(records)
-                out[p.index].extend(records)
-            bar.update(step, f"eval {float(np.nanmean(metrics['eval_return'])):9.1f}  {sps:8.0f} steps/s")
-        ok = True
-    finally:
-        bar.close()
-        for p in points:
-            for log in loggers[p.index]:
-                if hasattr(log, "finish"):
-                    log.finish(exit_code=0 if ok else 1)
-    return out
+    result = runner.run(
+        [runner.Point(p.rc, {"sweep_point": p.label, "sweep_params": p.params}) for p in points],
+        hparam_fields=varying_fields(points, batchable),
+        loggers_for=(lambda i: loggers_for(points[i])) if loggers_for else None, progress=progress)
+    return {p.index: result.records[i] for i, p in enumerate(points)}
 
 
 def _tracer_errors() -> tuple[type, ...]:

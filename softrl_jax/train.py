@@ -69,73 +69,26 @@ def default_out(rc: RunConfig) -> str:
     return f"runs/{rc.algo}-{tag}-{rc.preset}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def seed_records(metrics: dict, loop, step: int, env_steps_per_s: float, time_s: float) -> list[dict]:
-    """One metrics.jsonl record per seed from a chunk's metrics (leaves [seeds])."""
-    records = []
-    for s in range(loop.seeds):
-        r = {"seed": loop.seed + s, "step": step}
-        r.update({k: float(np.asarray(v)[s]) for k, v in metrics.items() if k != "step"})
-        r.update(env_steps_per_s=env_steps_per_s, time_s=time_s)
-        records.append(r)
-    return records
-
-
 def run(rc: RunConfig, loggers: Sequence[Logger] = (), quiet: bool = False) -> tuple[Path, list[dict]]:
-    """Train `rc.loop.seeds` seeds as one compiled program; write config.json and metrics.jsonl."""
-    import jax
+    """Train `rc.loop.seeds` seeds as one compiled program (softrl_jax.runner); write config.json,
+    metrics.jsonl and summary.json; print the table and save curve.png unless `quiet`."""
+    from softrl_jax import runner
 
-    from softrl_jax import algos, envs, replay
-    from softrl_jax.io.progress import StepProgress
-    from softrl_jax.io.runstore import RunStore
-    from softrl_jax.loop import make_train, seed_keys
+    if not rc.loop.out:
+        rc = dataclasses.replace(rc, loop=dataclasses.replace(rc.loop, out=default_out(rc)))
 
-    loop = rc.loop
-    if not loop.out:
-        rc = dataclasses.replace(rc, loop=dataclasses.replace(loop, out=default_out(rc)))
-        loop = rc.loop
-    store = RunStore(loop.out)
-    store.write_config(rc.flat())
-    from softrl_jax.io.wandb_log import seed_runs_for
+    def loggers_for(_):
+        from softrl_jax.io.wandb_log import seed_runs_for
 
-    wandb_runs = seed_runs_for(rc)  # one W&B run per seed, or None (--wandb=off)
-    loggers = (*loggers, wandb_runs) if wandb_runs else tuple(loggers)
+        wandb_runs = seed_runs_for(rc)  # one W&B run per seed, or None (--wandb=off)
+        return (*loggers, wandb_runs) if wandb_runs else tuple(loggers)
 
-    env = envs.make(loop.env, loop.episode_length or None)
-    trainer = make_train(algos.get(rc.algo), env, rc)
-    keys = seed_keys(loop.seed, loop.seeds)
-    init = jax.jit(jax.vmap(trainer.init))
-    chunk = jax.jit(jax.vmap(trainer.chunk), donate_argnums=0)
-
-    bar = StepProgress(trainer.steps_at(trainer.n_chunks - 1),
-                       f"{rc.algo} {loop.env} x{loop.seeds} seeds", enabled=loop.progress and not quiet)
     t0 = time.perf_counter()
-    carry = jax.block_until_ready(init(keys))
-    buffer_mb = replay.nbytes(carry.buffer) / loop.seeds / 2**20
-    all_records: list[dict] = []
-    prev_steps = loop.warmup_steps
-    try:
-        for i in range(trainer.n_chunks):
-            t_chunk = time.perf_counter()
-            carry, metrics = chunk(carry)
-            metrics = jax.device_get(jax.block_until_ready(metrics))
-            dt = time.perf_counter() - t_chunk
-            step = int(metrics["step"][0])
-            sps = (step - prev_steps) * loop.seeds / dt
-            prev_steps = step
-            records = seed_records(metrics, loop, step, sps, time.perf_counter() - t0)
-            store.append(records)
-            for log in loggers:
-                log(records)
-            all_records.extend(records)
-            mean_eval = float(np.nanmean(metrics["eval_return"]))
-            bar.update(step, f"eval {mean_eval:9.1f}  {sps:8.0f} steps/s")
-    finally:
-        bar.close()
-        if wandb_runs:
-            wandb_runs.finish(exit_code=1 if sys.exc_info()[0] else 0)
-    if not quiet:
-        report(rc, all_records, buffer_mb, time.perf_counter() - t0)
-    return Path(loop.out), all_records
+    result = runner.run([runner.Point(rc)], loggers_for=loggers_for, progress=not quiet)
+    records = result.records[0]
+    if not quiet and result.writer:
+        report(rc, records, result.buffer_bytes_per_run / 2**20, time.perf_counter() - t0)
+    return Path(rc.loop.out), records
 
 
 def report(rc: RunConfig, records: list[dict], buffer_mb: float, seconds: float) -> None:
@@ -203,7 +156,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    run(rc)
+    try:
+        run(rc)
+    except ConfigError as e:  # found once devices are known (e.g. --devices=8 on 4), before any file
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -8,22 +8,31 @@ import pytest
 from softrl_jax import envs
 
 
-def _rollout(env, actions_fn, steps, key=jax.random.PRNGKey(0)):
+AUTORESETS = ["exact", "pool"]
+
+
+def _pool(env, autoreset):
+    return envs.make_reset_pool(env, jax.random.PRNGKey(7), 8) if autoreset == "pool" else None
+
+
+def _rollout(env, actions_fn, steps, key=jax.random.PRNGKey(0), pool=None):
     state = envs.reset(env, key)
 
     def body(state, k):
         act_key, step_key = jax.random.split(k)
-        new_state, tr, info = envs.step(env, state, actions_fn(act_key), step_key)
+        new_state, tr, info = envs.step(env, state, actions_fn(act_key), step_key, pool)
         return new_state, (state, tr, info, new_state)
 
-    _, out = jax.lax.scan(body, state, jax.random.split(key, steps))
+    _, out = jax.jit(lambda s: jax.lax.scan(body, s, jax.random.split(key, steps)))(state)
     return out
 
 
-def test_pendulum_truncates_and_keeps_final_obs():
+@pytest.mark.parametrize("autoreset", AUTORESETS)
+def test_pendulum_truncates_and_keeps_final_obs(autoreset):
     env = envs.make("gymnax:Pendulum-v1")
     assert env.spec.max_episode_steps == 200 and env.spec.action_size == 1
-    prev, tr, info, new = _rollout(env, lambda k: jax.random.uniform(k, (1,), minval=-1, maxval=1), 450)
+    pool = _pool(env, autoreset)
+    prev, tr, info, new = _rollout(env, lambda k: jax.random.uniform(k, (1,), minval=-1, maxval=1), 450, pool=pool)
     done_idx = np.flatnonzero(np.asarray(info.done))
     np.testing.assert_array_equal(done_idx, [199, 399])
     assert np.asarray(info.truncated)[done_idx].all()
@@ -35,6 +44,32 @@ def test_pendulum_truncates_and_keeps_final_obs():
     np.testing.assert_allclose(tr.next_obs[i - 1], tr.obs[i])  # within an episode, obs chain up
     assert int(new.t[i]) == 0 and float(new.episode_return[i]) == 0.0
     np.testing.assert_allclose(info.episode_return[i], np.sum(tr.reward[: i + 1]), rtol=1e-5)
+    if pool is not None:  # the new episodes start from pool states
+        for j in done_idx:
+            assert np.any(np.all(np.asarray(pool.obs) == np.asarray(new.obs[j]), axis=-1))
+
+
+def test_pool_restarts_are_diverse():
+    """Each restart draws a pool state at random: restarts of one environment differ (Brax's
+    AutoResetWrapper would restart every episode from the same state), and cover the pool."""
+    env = envs.make("gymnax:Pendulum-v1", episode_length=5)
+    pool = _pool(env, "pool")
+    _, _, info, new = _rollout(env, lambda k: jnp.zeros(1), 400, pool=pool)
+    starts = np.asarray(new.obs)[np.asarray(info.done)]
+    assert len(starts) == 80
+    index = [int(np.flatnonzero(np.all(np.asarray(pool.obs) == s, axis=-1))[0]) for s in starts]
+    assert set(index) == set(range(8))  # all 8 pool states used
+    assert np.max(np.bincount(index)) < 25  # none dominates (uniform: 10 each on average)
+
+
+def test_evaluation_step_never_resets():
+    env = envs.make("gymnax:Pendulum-v1", episode_length=5)
+    state = envs.reset(env, jax.random.PRNGKey(0))
+    for t in range(7):
+        new, tr, info = envs.step(env, state, jnp.zeros(1), jax.random.PRNGKey(t), autoreset=False)
+        np.testing.assert_array_equal(new.obs, tr.next_obs)  # the episode goes on past its end
+        assert bool(info.done) == (t >= 4) and int(new.t) == t + 1
+        state = new
 
 
 def test_pendulum_action_rescaling():
@@ -53,10 +88,11 @@ def test_episode_length_override():
     np.testing.assert_array_equal(np.flatnonzero(np.asarray(info.done)), [49, 99])
 
 
-def test_brax_termination_does_not_bootstrap():
+@pytest.mark.parametrize("autoreset", AUTORESETS)
+def test_brax_termination_does_not_bootstrap(autoreset):
     """Inverted pendulum falls under a constant push: terminated, not truncated; obs is the fall."""
     env = envs.make("brax:inverted_pendulum:spring")
-    prev, tr, info, new = _rollout(env, lambda k: jnp.ones(env.spec.action_size), 300)
+    prev, tr, info, new = _rollout(env, lambda k: jnp.ones(env.spec.action_size), 300, pool=_pool(env, autoreset))
     done_idx = np.flatnonzero(np.asarray(info.done))
     assert len(done_idx) >= 1 and done_idx[0] < 1000
     i = done_idx[0]

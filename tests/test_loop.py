@@ -73,11 +73,12 @@ def test_hparams_override_equals_static_config():
 
 def test_replay_holds_transitions_and_reports_memory(trainer):
     carry = jax.jit(trainer.init)(jax.random.PRNGKey(0))
-    assert int(replay.size(carry.buffer)) == 32
-    per_item = (2 * 3 + 1 + 1 + 1) * 4  # obs, next_obs [3], action [1], reward, terminated (float32)
-    assert 500 * per_item <= replay.nbytes(carry.buffer) <= 500 * per_item + 64
+    assert int(replay.size(carry.buffer)) == 32  # 16 warm-up steps x 2 envs (no episode ends yet)
+    per_row = 3 * 4 + 1 * 4 + 4 + 1  # obs [3], action [1], reward (float32), kind (int8)
+    assert replay.bytes_per_row(3, 1) == per_row
+    assert 500 * per_row <= replay.nbytes(carry.buffer) <= 500 * per_row + 64
     batch = jax.jit(trainer.replay.sample)(carry.buffer, jax.random.PRNGKey(1))
-    assert batch.obs.shape == (16, 3) and batch.action.shape == (16, 1)
+    assert batch.obs.shape == (16, 3) and batch.action.shape == (16, 1) and batch.obs.dtype == jnp.float32
     # warm-up actions are uniform in [-1, 1]
-    stored = np.asarray(carry.buffer.experience.action[0, :32])
+    stored = np.asarray(carry.buffer.action[:, :16])
     assert stored.min() >= -1 and stored.max() <= 1 and stored.std() > 0.3

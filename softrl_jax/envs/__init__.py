@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from softrl_jax.envs.backends import BRAX_BACKENDS, GYMNAX_TASKS, brax_task_names, make_brax, make_gymnax
-from softrl_jax.envs.core import Env, EnvSpec, EnvState, StepInfo, Transition, reset, step
+from softrl_jax.envs.core import (AUTORESETS, Env, EnvSpec, EnvState, ResetPool, StepInfo, Transition,
+                                  make_reset_pool, reset, step)
 
 OWN_TASKS: dict = {}
 
@@ -41,8 +42,8 @@ def make(name: str, episode_length: int | None = None) -> Env:
     return OWN_TASKS[name](episode_length)
 
 
-__all__ = ["Env", "EnvSpec", "EnvState", "StepInfo", "Transition", "check_env_name", "env_choices",
-           "make", "reset", "step", "OWN_TASKS"]
+__all__ = ["AUTORESETS", "Env", "EnvSpec", "EnvState", "ResetPool", "StepInfo", "Transition", "check_env_name",
+           "env_choices", "make", "make_reset_pool", "reset", "step", "OWN_TASKS"]
 
 from softrl_jax.envs.multigoal import make_multigoal  # noqa: E402  (own tasks register after OWN_TASKS)
 

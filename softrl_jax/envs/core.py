@@ -4,7 +4,11 @@ A backend supplies a single-environment `Env` (pure `reset` and `step`, actions 
 `reset`/`step` below add the bookkeeping every off-policy learner needs:
 
 - auto-reset on `terminated | truncated`, while the stored transition keeps the TRUE final
-  observation in `next_obs` (not the first observation of the next episode);
+  observation in `next_obs` (not the first observation of the next episode). Two ways to reset:
+  `exact` computes a fresh `env.reset` at every step of every environment and selects it where an
+  episode ended (for MJX a second physics pipeline call per step); `pool` draws a start state from a
+  `ResetPool` of reset states made once per chunk (`make_reset_pool`), uniformly at random, so starts
+  stay diverse (unlike Brax's AutoResetWrapper, which reuses each environment's first start);
 - `terminated` (the MDP ended: no bootstrap) kept apart from `truncated` (the time limit hit:
   bootstrap), so `discount_t = gamma * (1 - terminated)`;
 - episode return and length, for logging.
@@ -62,13 +66,34 @@ class StepInfo(NamedTuple):
     episode_length: chex.Array  # [] its length (valid where done)
 
 
+AUTORESETS = ("pool", "exact")
+
+
+class ResetPool(NamedTuple):
+    """Reset states to restart episodes from (see module doc): leaves [P, ...]."""
+
+    core: Any
+    obs: chex.Array  # [P, O]
+
+
 def reset(env: Env, key: chex.PRNGKey) -> EnvState:
     core, obs = env.reset(key)
     return EnvState(core, obs, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.float32))
 
 
-def step(env: Env, state: EnvState, action: chex.Array, key: chex.PRNGKey) -> tuple[EnvState, Transition, StepInfo]:
-    """Step one environment; on `done`, reset it and keep the true final observation."""
+def make_reset_pool(env: Env, key: chex.PRNGKey, size: int) -> ResetPool:
+    """`size` independent reset states."""
+    core, obs = jax.vmap(env.reset)(jax.random.split(key, size))
+    return ResetPool(core, obs)
+
+
+def step(env: Env, state: EnvState, action: chex.Array, key: chex.PRNGKey,
+         pool: ResetPool | None = None, *, autoreset: bool = True) -> tuple[EnvState, Transition, StepInfo]:
+    """Step one environment; on `done`, reset it and keep the true final observation.
+
+    pool None: the exact reset (a fresh `env.reset` every step, selected where done); a ResetPool: the
+    start state of a new episode is `pool[i]` with i uniform. `autoreset=False` never resets (for
+    evaluation, which stops counting at the first `done`)."""
     step_key, reset_key = jax.random.split(key)
     core, next_obs, reward, terminated = env.step(state.core, action, step_key)
     reward = jnp.asarray(reward, jnp.float32)
@@ -77,8 +102,16 @@ def step(env: Env, state: EnvState, action: chex.Array, key: chex.PRNGKey) -> tu
     truncated = (t >= env.spec.max_episode_steps) & ~terminated
     done = terminated | truncated
     episode_return = state.episode_return + reward
+    transition = Transition(state.obs, action, reward, terminated.astype(jnp.float32), next_obs)
+    info = StepInfo(done, truncated, episode_return, t)
+    if not autoreset:
+        return EnvState(core, next_obs, t, episode_return), transition, info
 
-    reset_core, reset_obs = env.reset(reset_key)
+    if pool is None:
+        reset_core, reset_obs = env.reset(reset_key)
+    else:
+        i = jax.random.randint(reset_key, (), 0, pool.obs.shape[0])
+        reset_core, reset_obs = jax.tree.map(lambda x: x[i], (pool.core, pool.obs))
     pick = lambda fresh, old: jnp.where(done, fresh, old)  # noqa: E731
     new_state = EnvState(
         core=jax.tree.map(pick, reset_core, core),
@@ -86,6 +119,4 @@ def step(env: Env, state: EnvState, action: chex.Array, key: chex.PRNGKey) -> tu
         t=jnp.where(done, 0, t),
         episode_return=jnp.where(done, 0.0, episode_return),
     )
-    transition = Transition(state.obs, action, reward, terminated.astype(jnp.float32), next_obs)
-    info = StepInfo(done, truncated, episode_return, t)
     return new_state, transition, info

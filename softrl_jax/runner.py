@@ -1,0 +1,292 @@
+"""The one host-side driver of training, for `train` and `sweep`: compile once, step chunk by chunk, log.
+
+A run is a list of points (a plain run is one point; a sweep group is several points that share
+every static field) times `seeds` seeds. The runner flattens `[points, seeds]` into one axis of
+`points * seeds` independent runs and lays it out over devices with `jax.sharding`: a 1-D `Mesh`
+named `run` over the chosen devices and a `NamedSharding` that splits every leaf of the carry on
+its leading axis. Nothing is communicated between runs, so each device trains its own slice.
+
+    element i  <->  point i // seeds, seed i % seeds  (the seed keys of `loop.seed_keys`, the same at
+                    every point, so a (point, seed) is the same run whatever else runs beside it)
+
+Uneven counts are PADDED: with D devices the axis grows to a multiple of D by repeating real runs
+(element i of the padding repeats element i mod N). Padded elements are computed and dropped on the
+host; they never reach metrics.jsonl, summaries, the progress bar or W&B. With fewer runs than
+devices, only as many devices as runs are used.
+
+Multi-host (`--distributed`): `jax.distributed.initialize()` joins the processes first; the mesh
+spans every process's devices, each process feeds its own shards, metrics are all-gathered after
+each chunk, and only process 0 writes files, draws progress and logs to W&B.
+
+The runner is the one place that touches devices, sharding and files between compiled chunks; later
+features (checkpoints, NaN isolation) hook in here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from softrl_jax.config import ConfigError, LoopConfig, RunConfig
+
+Logger = Callable[[list[dict]], None]
+AXIS = "run"
+
+
+@dataclasses.dataclass(frozen=True)
+class Point:
+    """One configuration to train with `rc.loop.seeds` seeds; its files go to `rc.loop.out`."""
+
+    rc: RunConfig
+    config_extra: dict = dataclasses.field(default_factory=dict)  # written into config.json too
+
+
+@dataclasses.dataclass
+class Result:
+    records: list[list[dict]]  # per point: the metrics.jsonl rows (process 0; empty elsewhere)
+    compile_s: float  # lowering + XLA compilation of init and chunk (persistent cache hits included)
+    init_s: float  # running init: environment resets and the warm-up transitions
+    train_s: float  # running every chunk
+    steady_env_steps_per_s: float  # all runs together, over the chunks after the first
+    devices: int  # devices the runs were laid out on
+    padded: int  # padding elements added to fill the devices
+    buffer_bytes_per_run: int  # replay storage of one (point, seed)
+    writer: bool  # this process writes files (process 0)
+
+
+# ---------------------------------------------------------------- process set-up
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "softrl-jax" / "jax"
+
+
+def setup_compile_cache(setting: str) -> str | None:
+    """JAX's persistent compilation cache: 'auto' (the user cache dir), a folder, or 'off'.
+
+    Returns the folder in use or None. Every program is cached, however quick its compilation, so
+    a second start of the same run skips XLA entirely."""
+    import jax
+
+    if setting == "off":
+        jax.config.update("jax_enable_compilation_cache", False)
+        return None
+    folder = default_cache_dir() if setting == "auto" else Path(setting).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_enable_compilation_cache", True)
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return str(folder)
+
+
+_DISTRIBUTED = False
+
+
+def setup_distributed(loop: LoopConfig) -> None:
+    """`jax.distributed.initialize()` once per process, before any JAX computation.
+
+    Flags win over the environment (JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID); what
+    neither gives is left to JAX's cluster auto-detection (SLURM, Open MPI, Kubernetes, Cloud TPU)."""
+    global _DISTRIBUTED
+    if not loop.distributed or _DISTRIBUTED:
+        return
+    import jax
+
+    num = loop.num_processes or int(os.environ.get("JAX_NUM_PROCESSES", "0")) or None
+    pid = loop.process_id if loop.process_id >= 0 else os.environ.get("JAX_PROCESS_ID")
+    jax.distributed.initialize(coordinator_address=loop.coordinator or None, num_processes=num,
+                               process_id=None if pid is None else int(pid))
+    _DISTRIBUTED = True
+
+
+def setup(loop: LoopConfig) -> None:
+    """Process-wide settings a run needs before its first JAX computation."""
+    setup_distributed(loop)
+    setup_compile_cache(loop.compile_cache)
+
+
+def check_devices(setting: str) -> None:
+    """'all' or a positive count; raise ConfigError otherwise (no device is touched)."""
+    if setting == "all":
+        return
+    try:
+        ok = int(setting) >= 1
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(f"--devices={setting!r} is not valid; valid choices: all, or a count >= 1")
+
+
+def choose_devices(setting: str, runs: int) -> list:
+    """The devices to lay `runs` runs out on: all of them (every process's), or the first N; never
+    more than `runs`. Raises ConfigError when more are asked for than exist."""
+    import jax
+
+    available = jax.devices()
+    check_devices(setting)
+    want = len(available) if setting == "all" else int(setting)
+    if want > len(available):
+        raise ConfigError(f"--devices={setting} is out of range; this run sees {len(available)} "
+                          f"{available[0].platform} device(s): choose all or a count <= {len(available)}")
+    return available[:max(1, min(want, runs))]
+
+
+# ---------------------------------------------------------------- the runner
+
+
+def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
+        loggers_for: Callable[[int], Sequence[Logger]] | None = None, progress: bool = True,
+        description: str = "") -> Result:
+    """Train every point x seed as ONE compiled program; write each point's config.json,
+    metrics.jsonl and summary.json. `hparam_fields`: algorithm fields that differ between the points
+    (traced, so the points share the program); every other field must agree. `loggers_for(i)`: the
+    loggers of point i, called once on process 0 after its config.json is written."""
+    import jax
+    import jax.numpy as jnp
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    from softrl_jax import algos, envs
+    from softrl_jax.io.progress import StepProgress
+    from softrl_jax.io.runstore import RunStore
+    from softrl_jax.loop import make_train, seed_keys
+
+    rc0 = points[0].rc
+    loop = rc0.loop
+    setup(loop)
+    writer = jax.process_index() == 0
+    n_points, seeds = len(points), loop.seeds
+    n = n_points * seeds
+    devices = choose_devices(loop.devices, n)
+    total = math.ceil(n / len(devices)) * len(devices)
+    source = np.arange(total) % n  # element i of the padded axis repeats real run i mod n
+
+    env = envs.make(loop.env, loop.episode_length or None)
+    trainer = make_train(algos.get(rc0.algo), env, rc0)
+    keys = np.asarray(seed_keys(loop.seed, seeds))[source % seeds]
+    hparams = {f: np.asarray([getattr(points[i // seeds].rc.algo_cfg, f) for i in source], np.float32)
+               for f in hparam_fields}
+
+    mesh = Mesh(np.asarray(devices), (AXIS,))
+    shard = NamedSharding(mesh, PartitionSpec(AXIS))
+    keys, hparams = _global(keys, shard), {f: _global(v, shard) for f, v in hparams.items()}
+    vinit = jax.jit(jax.vmap(trainer.init), in_shardings=(shard, shard), out_shardings=shard)
+    vchunk = jax.jit(jax.vmap(trainer.chunk), in_shardings=(shard, shard), out_shardings=(shard, shard),
+                     donate_argnums=0)
+
+    desc = description or f"{rc0.algo} {loop.env} " + (f"{n_points} points x " if n_points > 1 else "") + \
+        f"{seeds} seeds"
+    bar = StepProgress(trainer.steps_at(trainer.n_chunks - 1), desc, enabled=writer and progress and loop.progress)
+    ok = False
+    loggers: list[list[Logger]] = [[] for _ in points]
+    try:
+        t0 = time.perf_counter()
+        # Lowering traces everything: a traced field used in Python control flow fails here, before any file.
+        init_c = vinit.lower(keys, hparams).compile()
+        carry_shape = jax.eval_shape(vinit, keys, hparams)
+        chunk_c = vchunk.lower(carry_shape, hparams).compile()
+        compile_s = time.perf_counter() - t0
+
+        stores = []
+        if writer:
+            for i, p in enumerate(points):
+                stores.append(RunStore(p.rc.loop.out))
+                stores[-1].write_config({**p.rc.flat(), **p.config_extra})
+                loggers[i] = list(loggers_for(i)) if loggers_for else []
+
+        t = time.perf_counter()
+        carry = jax.block_until_ready(init_c(keys, hparams))
+        init_s = time.perf_counter() - t
+        records: list[list[dict]] = [[] for _ in points]
+        prev_step, t_train, steady_steps, steady_s = loop.warmup_steps, time.perf_counter(), 0, 0.0
+        for c in range(trainer.n_chunks):
+            t = time.perf_counter()
+            carry, metrics = chunk_c(carry, hparams)
+            metrics = _to_host(metrics)
+            dt = time.perf_counter() - t
+            metrics = {k: v[:n].reshape(n_points, seeds) for k, v in metrics.items()}
+            step = int(metrics["step"][0, 0])
+            sps = (step - prev_step) * n / dt
+            if c > 0:
+                steady_steps, steady_s = steady_steps + (step - prev_step) * n, steady_s + dt
+            prev_step = step
+            if writer:
+                elapsed = time.perf_counter() - t0
+                for i in range(n_points):
+                    rows = seed_records({k: v[i] for k, v in metrics.items()}, loop, step, sps, elapsed)
+                    stores[i].append(rows)
+                    for log in loggers[i]:
+                        log(rows)
+                    records[i].extend(rows)
+                bar.update(step, f"eval {float(np.nanmean(metrics['eval_return'])):9.1f}  {sps:8.0f} steps/s")
+        train_s = time.perf_counter() - t_train
+        ok = True
+    finally:
+        bar.close()
+        for point_loggers in loggers:
+            for log in point_loggers:
+                if hasattr(log, "finish"):
+                    log.finish(exit_code=0 if ok else 1)
+
+    buffer_bytes = sum(math.prod(x.shape[1:]) * x.dtype.itemsize for x in jax.tree.leaves(carry_shape.buffer))
+    result = Result(records, compile_s, init_s, train_s,
+                    steady_env_steps_per_s=steady_steps / steady_s if steady_s else sps,
+                    devices=len(devices), padded=total - n, buffer_bytes_per_run=buffer_bytes, writer=writer)
+    if writer:
+        for i, p in enumerate(points):
+            write_summary(p.rc, records[i], result)
+    return result
+
+
+def _global(x: np.ndarray, sharding):
+    """A global array from host data every process holds in full (each process places its own shards)."""
+    import jax
+
+    return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+
+
+def _to_host(tree) -> dict[str, np.ndarray]:
+    """Every leaf of a `run`-sharded pytree as one numpy array, on every process."""
+    import jax
+
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        return jax.tree.map(np.asarray, multihost_utils.process_allgather(tree, tiled=True))
+    return jax.tree.map(np.asarray, jax.device_get(tree))
+
+
+def seed_records(metrics: dict, loop: LoopConfig, step: int, env_steps_per_s: float, time_s: float) -> list[dict]:
+    """One metrics.jsonl record per seed from a chunk's metrics (leaves [seeds])."""
+    records = []
+    for s in range(loop.seeds):
+        r = {"seed": loop.seed + s, "step": step}
+        r.update({k: float(np.asarray(v)[s]) for k, v in metrics.items() if k != "step"})
+        r.update(env_steps_per_s=env_steps_per_s, time_s=time_s)
+        records.append(r)
+    return records
+
+
+def write_summary(rc: RunConfig, records: list[dict], result: Result) -> None:
+    """`<out>/summary.json`: timings and final returns of one point (read by make bench-peers)."""
+    last = max((r["step"] for r in records), default=None)
+    final = [r["eval_return"] for r in records if r["step"] == last]
+    summary = {
+        "algo": rc.algo, "env": rc.loop.env, "preset": rc.preset, "seeds": rc.loop.seeds,
+        "total_steps": last, "final_eval_return": final,
+        "compile_s": result.compile_s, "init_s": result.init_s, "train_s": result.train_s,
+        "steady_env_steps_per_s": result.steady_env_steps_per_s, "devices": result.devices,
+        "padded": result.padded, "replay_mib_per_seed": result.buffer_bytes_per_run / 2**20,
+    }
+    path = Path(rc.loop.out) / "summary.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    os.replace(tmp, path)
