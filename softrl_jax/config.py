@@ -29,12 +29,15 @@ class LoopConfig:
     env: str = fld("gymnax:Pendulum-v1", doc="environment name, e.g. brax:hopper, brax:hopper:spring")
     seeds: int = fld(1, ge=1, doc="independent seeds trained at once (vmapped)")
     seed: int = fld(0, ge=0, doc="base seed; seed i uses PRNGKey(seed + i)")
-    total_steps: int = fld(3_000_000, gt=0, doc="environment transitions per seed (DSPG paper: 3e6)")
+    total_steps: int = fld(3_000_000, gt=0, doc="environment transitions per seed, rounded up to a multiple of "
+                                                 "eval_every (DSPG paper: 3e6)")
     num_envs: int = fld(1, ge=1, doc="parallel training environments per seed (paper: 1)")
-    warmup_steps: int = fld(10_000, ge=1, doc="transitions of uniform random actions before learning")
+    warmup_steps: int = fld(10_000, ge=1, doc="transitions of uniform random actions before learning (counted "
+                                                "in total_steps)")
     buffer_size: int = fld(3_000_000, ge=1, doc="replay capacity in transitions (DSPG paper: 3e6)")
     updates_per_step: int = fld(4, ge=1, doc="gradient steps per vectorised env step (paper: 4)")
-    eval_every: int = fld(10_000, ge=1, doc="transitions between evaluations (authors: 1e4)")
+    eval_every: int = fld(10_000, ge=1, doc="transitions between evaluations, from the start; the first after "
+                                            "warm-up (authors: 1e4)")
     eval_episodes: int = fld(7, ge=1, doc="deterministic evaluation episodes (authors: 7)")
     episode_length: int = fld(0, ge=0, doc="time limit; 0 keeps the environment's own (Brax 1000)")
     out: str = fld("", doc="run folder for config.json and metrics.jsonl (default runs/<algo>-<env>-<time>)")

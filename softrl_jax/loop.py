@@ -4,14 +4,26 @@
 arrays, so the whole run is one program that `jax.jit(jax.vmap(...))` batches over seeds (and, for
 sweeps, over hyperparameter points that keep shapes):
 
-    init(key)     reset the environments, fill the buffer with `warmup_steps` random transitions
+    init(key)     the agent's parameters, an empty replay buffer and the PRNG streams; no
+                  environment code (chunk 0 starts the environments)
     chunk(carry)  `eval_every` transitions of act -> step -> store -> `updates_per_step` updates,
-                  then evaluate the deterministic policy on separate environments. With
-                  `autoreset=pool` a chunk first draws its pool of reset states (envs.ResetPool).
+                  then the deterministic policy is evaluated on separate environments. The first
+                  `warmup_steps` transitions take uniform random actions and no update (a real
+                  `lax.cond`); a chunk made only of warm-up is not evaluated (`Trainer.logged`).
     train(key)    init, then `lax.scan` over all chunks: the whole run fused
 
+Chunk i ends at `(i + 1) * eval_every` transitions per seed, counted from the start, warm-up
+included. Each chunk makes ONE batched `env.reset`: the reset pool of `autoreset=pool` (or, with
+`autoreset=exact`, a start per environment), the evaluation episodes' starts, and in chunk 0 the
+environments' first states. So the compiled chunk holds one reset and two steps (training and
+evaluation) of the environment, which keeps MJX compile times down.
+
+`Trainer.vmap()` batches over seeds with the chunk and step counters left unbatched (`CARRY_AXES`),
+so the warm-up and evaluation conditions stay real branches under `vmap`; a plain `jax.vmap` gives
+the same results, computing both branches.
+
 The host takes control only between chunks (to log, draw progress, write files): see
-`softrl_jax.train`. PRNG: the training stream and the evaluation stream are split once at the
+`softrl_jax.runner`. PRNG: the training stream and the evaluation stream are split once at the
 start, so changing the evaluation schedule never changes training.
 """
 
@@ -50,8 +62,12 @@ class Carry(NamedTuple):
     buffer: Any
     key: chex.PRNGKey  # training stream
     eval_key: chex.PRNGKey  # evaluation stream, folded with the chunk index
-    chunk: chex.Array  # [] int32 chunks done
-    steps: chex.Array  # [] int32 transitions collected per seed
+    chunk: chex.Array  # [] int32 chunks done (the same for every seed: unbatched, see CARRY_AXES)
+    steps: chex.Array  # [] int32 transitions collected per seed (likewise)
+
+
+# vmap axes of a Carry over seeds: the counters are shared, everything else is per seed.
+CARRY_AXES = Carry(0, 0, 0, 0, 0, 0, None, None)
 
 
 def make_agent(algorithm, cfg, obs_size: int, action_size: int) -> Agent:
@@ -80,7 +96,16 @@ class Trainer(NamedTuple):
 
     def steps_at(self, chunk_index: int) -> int:
         """Transitions collected per seed at the end of chunk `chunk_index` (0-based)."""
-        return self.loop.warmup_steps + (chunk_index + 1) * self.loop.eval_every
+        return (chunk_index + 1) * self.loop.eval_every
+
+    def logged(self, chunk_index: int) -> bool:
+        """Chunk `chunk_index` trains and is evaluated (it is not warm-up only)."""
+        return self.steps_at(chunk_index) > self.loop.warmup_steps
+
+    def vmap(self) -> tuple[Callable, Callable]:
+        """(init, chunk) over a leading seed axis of keys, hparams and carry; counters unbatched."""
+        return (jax.vmap(self.init, in_axes=(0, 0), out_axes=CARRY_AXES),
+                jax.vmap(self.chunk, in_axes=(CARRY_AXES, 0), out_axes=(CARRY_AXES, 0)))
 
 
 def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
@@ -88,72 +113,72 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
     loop = config.loop
     spec = env.spec
     n = loop.num_envs
-    batch_size = config.algo_cfg.batch_size
-    buf = replay.make_replay(loop.buffer_size, batch_size, n, jnp.dtype(loop.replay_obs_dtype))
-    pool_size = loop.reset_pool or max(64, n)
-    n_chunks = math.ceil((loop.total_steps - loop.warmup_steps) / loop.eval_every)
+    buf = replay.make_replay(loop.buffer_size, config.algo_cfg.batch_size, n, jnp.dtype(loop.replay_obs_dtype))
+    n_chunks = math.ceil(loop.total_steps / loop.eval_every)
+    pool = loop.autoreset == "pool"
+    # training reset states per chunk: the pool, or one start per environment (used in chunk 0 only)
+    starts = max(loop.reset_pool or 64, n) if pool else n
+    env_shape = jax.eval_shape(lambda: jax.vmap(lambda k: envs.reset(env, k))(jax.random.split(jax.random.PRNGKey(0), n)))
 
     def agent_for(hparams: Hparams | None) -> Agent:
         cfg = config.algo_cfg if not hparams else dataclasses.replace(config.algo_cfg, **hparams)
         return make_agent(algorithm, cfg, spec.obs_size, spec.action_size)
 
-    def new_pool(key) -> envs.ResetPool | None:
-        """The reset states of one chunk (autoreset=pool), or None (autoreset=exact)."""
-        return envs.make_reset_pool(env, key, pool_size) if loop.autoreset == "pool" else None
-
-    def env_step(env_state, actions, key, pool):
-        return jax.vmap(lambda s, a, k: envs.step(env, s, a, k, pool))(env_state, actions, jax.random.split(key, n))
-
     def init(key, hparams=None):
         agent = agent_for(hparams)
         train_key, eval_key = jax.random.split(key)
-        train_key, agent_key, reset_key, warm_key, pool_key = jax.random.split(train_key, 5)
-        env_state = jax.vmap(lambda k: envs.reset(env, k))(jax.random.split(reset_key, n))
-        buffer = buf.init(env_state.obs, spec.action_size)
-        pool = new_pool(pool_key)
-
-        def warm(c, k):
-            env_state, buffer = c
-            act_key, step_key = jax.random.split(k)
-            actions = jax.random.uniform(act_key, (n, spec.action_size), minval=-1.0, maxval=1.0)
-            new_state, transition, info = env_step(env_state, actions, step_key, pool)
-            return (new_state, buf.add(buffer, transition, info.done, new_state.obs)), None
-
-        (env_state, buffer), _ = jax.lax.scan(
-            warm, (env_state, buffer), jax.random.split(warm_key, loop.warmup_steps // n))
+        train_key, agent_key = jax.random.split(train_key)
+        env_state = jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), env_shape)  # chunk 0 replaces it
         noise = jnp.zeros((n, spec.action_size), jnp.float32)
-        return Carry(agent.init(agent_key), env_state, noise, buffer, train_key, eval_key,
-                     jnp.zeros((), jnp.int32), jnp.asarray(loop.warmup_steps, jnp.int32))
+        return Carry(agent.init(agent_key), env_state, noise, buf.init(spec.obs_size, spec.action_size),
+                     train_key, eval_key, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
 
-    def collect_and_update(agent: Agent, pool):
+    def resets(train_key, eval_key) -> tuple[envs.ResetPool, envs.ResetPool]:
+        """ONE batched reset: (training starts [starts], evaluation starts [eval_episodes])."""
+        keys = jnp.concatenate([jax.random.split(train_key, starts), jax.random.split(eval_key, loop.eval_episodes)])
+        states = envs.ResetPool(*jax.vmap(env.reset)(keys))
+        return jax.tree.map(lambda x: x[:starts], states), jax.tree.map(lambda x: x[starts:], states)
+
+    def collect_and_update(agent: Agent, reset_pool):
+        def updates(agent_state, buffer, key):
+            def one_update(s, k):
+                sample_key, grad_key = jax.random.split(k)
+                return agent.update(s, buf.sample(buffer, sample_key), grad_key)
+
+            state, metrics = jax.lax.scan(one_update, agent_state, jax.random.split(key, loop.updates_per_step))
+            return state, {k: jnp.mean(v) for k, v in metrics.items()}
+
+        def no_update(agent_state, buffer, key):
+            shapes = jax.eval_shape(updates, agent_state, buffer, key)[1]
+            return agent_state, jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), shapes)
+
         def body(c: Carry, _):
             key, act_key, step_key, update_key = jax.random.split(c.key, 4)
-            actions, noise = jax.vmap(agent.act, in_axes=(None, 0, 0, 0))(
-                c.agent, c.env.obs, c.noise, jax.random.split(act_key, n))
-            env_state, transition, info = env_step(c.env, actions, step_key, pool)
+            warm = c.steps < loop.warmup_steps  # unbatched: a real branch
+            actions, noise = jax.lax.cond(
+                warm,
+                lambda: (jax.random.uniform(act_key, (n, spec.action_size), minval=-1.0, maxval=1.0), c.noise),
+                lambda: jax.vmap(agent.act, in_axes=(None, 0, 0, 0))(c.agent, c.env.obs, c.noise,
+                                                                    jax.random.split(act_key, n)))
+            env_state, transition, info = jax.vmap(lambda s, a, k: envs.step(env, s, a, k, reset_pool))(
+                c.env, actions, jax.random.split(step_key, n))
             noise = jnp.where(info.done[:, None], 0.0, noise)
             buffer = buf.add(c.buffer, transition, info.done, env_state.obs)
-
-            def one_update(agent_state, k):
-                sample_key, grad_key = jax.random.split(k)
-                return agent.update(agent_state, buf.sample(buffer, sample_key), grad_key)
-
-            agent_state, metrics = jax.lax.scan(
-                one_update, c.agent, jax.random.split(update_key, loop.updates_per_step))
-            out = {k: jnp.mean(v) for k, v in metrics.items()}
-            out["episodes"] = jnp.sum(info.done)
-            out["episode_return_sum"] = jnp.sum(jnp.where(info.done, info.episode_return, 0.0))
+            agent_state, out = jax.lax.cond(warm, no_update, updates, c.agent, buffer, update_key)
+            trained = ~warm
+            out["trained"] = trained.astype(jnp.float32)
+            out["episodes"] = jnp.where(trained, jnp.sum(info.done), 0)
+            out["episode_return_sum"] = jnp.where(trained, jnp.sum(jnp.where(info.done, info.episode_return, 0.0)), 0.0)
             carry = c._replace(agent=agent_state, env=env_state, noise=noise, buffer=buffer, key=key,
                                steps=c.steps + n)
             return carry, out
 
         return body
 
-    def evaluate(agent: Agent, agent_state, key) -> chex.Array:
-        """Mean undiscounted return of `eval_episodes` deterministic episodes."""
-        reset_key, run_key = jax.random.split(key)
+    def evaluate(agent: Agent, agent_state, start: envs.ResetPool, key) -> chex.Array:
+        """Mean undiscounted return of `eval_episodes` deterministic episodes from `start`."""
         e = loop.eval_episodes
-        state = jax.vmap(lambda k: envs.reset(env, k))(jax.random.split(reset_key, e))
+        state = envs.EnvState(start.core, start.obs, jnp.zeros((e,), jnp.int32), jnp.zeros((e,), jnp.float32))
 
         def body(c, k):
             state, ret, alive = c
@@ -163,21 +188,31 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
             return (state, ret + jnp.where(alive, transition.reward, 0.0), alive & ~info.done), None
 
         init_c = (state, jnp.zeros(e), jnp.ones(e, bool))
-        (_, ret, _), _ = jax.lax.scan(body, init_c, jax.random.split(run_key, spec.max_episode_steps))
+        (_, ret, _), _ = jax.lax.scan(body, init_c, jax.random.split(key, spec.max_episode_steps))
         return jnp.mean(ret)
 
     def chunk(carry: Carry, hparams=None):
         agent = agent_for(hparams)
-        pool = None
-        if loop.autoreset == "pool":
-            key, pool_key = jax.random.split(carry.key)
-            carry, pool = carry._replace(key=key), new_pool(pool_key)
-        carry, per_step = jax.lax.scan(collect_and_update(agent, pool), carry, None, length=loop.eval_every // n)
+        key, reset_key = jax.random.split(carry.key)
+        eval_reset_key, eval_run_key = jax.random.split(jax.random.fold_in(carry.eval_key, carry.chunk))
+        train_starts, eval_starts = resets(reset_key, eval_reset_key)
+        first = envs.EnvState(*jax.tree.map(lambda x: x[:n], train_starts), jnp.zeros((n,), jnp.int32),
+                              jnp.zeros((n,), jnp.float32))
+        env_state = jax.tree.map(lambda fresh, old: jnp.where(carry.steps == 0, fresh, old), first, carry.env)
+        carry = carry._replace(env=env_state, key=key)
+        carry, per_step = jax.lax.scan(collect_and_update(agent, train_starts if pool else None), carry, None,
+                                       length=loop.eval_every // n)
+        trained = per_step.pop("trained")
+        steps_trained = jnp.sum(trained)
         episodes = jnp.sum(per_step.pop("episodes"))
         return_sum = jnp.sum(per_step.pop("episode_return_sum"))
-        metrics = {k: jnp.mean(v) for k, v in per_step.items()}
+        metrics = {k: jnp.where(steps_trained > 0, jnp.sum(v * trained) / jnp.maximum(steps_trained, 1), jnp.nan)
+                   for k, v in per_step.items()}
         metrics["train_return"] = jnp.where(episodes > 0, return_sum / jnp.maximum(episodes, 1), jnp.nan)
-        metrics["eval_return"] = evaluate(agent, carry.agent, jax.random.fold_in(carry.eval_key, carry.chunk))
+        metrics["eval_return"] = jax.lax.cond(
+            carry.steps > loop.warmup_steps,
+            lambda: evaluate(agent, carry.agent, eval_starts, eval_run_key),
+            lambda: jnp.asarray(jnp.nan, jnp.float32))
         metrics["step"] = carry.steps
         return carry._replace(chunk=carry.chunk + 1), metrics
 

@@ -57,7 +57,7 @@ class ReplayState(NamedTuple):
 
 
 class Replay(NamedTuple):
-    init: Any  # (first_obs [E, O], action_size) -> ReplayState
+    init: Any  # (obs_size, action_size) -> empty ReplayState
     add: Any  # (state, transition [E], done [E], obs_after [E, O]) -> state
     sample: Any  # (state, key) -> Transition with leading [batch_size]
     capacity: int
@@ -68,24 +68,24 @@ def make_replay(capacity: int, batch_size: int, num_envs: int = 1, obs_dtype=jnp
     """Uniform replay over `capacity` rows shared by `num_envs` environment streams."""
     rows = max(3, math.ceil(capacity / num_envs))  # an episode end writes two rows past the head
 
-    def init(first_obs: chex.Array, action_size: int) -> ReplayState:
-        """first_obs [E, O]: the observation each environment starts from (row 0)."""
-        chex.assert_shape(first_obs, (num_envs, None))
-        obs = jnp.zeros((num_envs, rows, first_obs.shape[-1]), obs_dtype).at[:, 0].set(first_obs.astype(obs_dtype))
-        return ReplayState(obs, jnp.zeros((num_envs, rows, action_size), jnp.float32),
+    def init(obs_size: int, action_size: int) -> ReplayState:
+        """An empty buffer; each environment's stream starts at row 0 with its first `add`."""
+        return ReplayState(jnp.zeros((num_envs, rows, obs_size), obs_dtype),
+                           jnp.zeros((num_envs, rows, action_size), jnp.float32),
                            jnp.zeros((num_envs, rows), jnp.float32), jnp.zeros((num_envs, rows), jnp.int8),
                            jnp.zeros((num_envs,), jnp.int32), jnp.ones((num_envs,), jnp.int32))
 
     def add(state: ReplayState, tr: Transition, done: chex.Array, obs_after: chex.Array) -> ReplayState:
-        """Store one vector step. tr leaves [E, ...]: `tr.obs` must be the observation already at each
-        head row. `done` [E]: the episode ended (terminated or truncated); `obs_after` [E, O]: the
-        observation the environment acts on next (the reset observation where done)."""
+        """Store one vector step. tr leaves [E, ...]; `done` [E]: the episode ended (terminated or
+        truncated); `obs_after` [E, O]: the observation the environment acts on next (the reset
+        observation where done). `tr.obs` goes to each head row (it is already there but for an
+        environment's first step: rewriting one row is cheaper than a branch)."""
         return jax.vmap(add_one)(state, tr, done, obs_after)
 
     def add_one(s: ReplayState, tr: Transition, done, obs_after) -> ReplayState:
         h, h1, h2 = s.head, (s.head + 1) % rows, (s.head + 2) % rows
         kind_h = jnp.where(tr.terminated > 0.5, TERMINATED, STEP).astype(jnp.int8)
-        obs = s.obs.at[h1].set(tr.next_obs.astype(obs_dtype))
+        obs = s.obs.at[h].set(tr.obs.astype(obs_dtype)).at[h1].set(tr.next_obs.astype(obs_dtype))
         # Where done, a third row holds the next episode's first observation; elsewhere row h + 2 is
         # old data and stays as it is.
         obs = obs.at[h2].set(jnp.where(done, obs_after.astype(obs_dtype), obs[h2]))

@@ -157,7 +157,7 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
     from softrl_jax import algos, envs
     from softrl_jax.io.progress import StepProgress
     from softrl_jax.io.runstore import RunStore
-    from softrl_jax.loop import make_train, seed_keys
+    from softrl_jax.loop import CARRY_AXES, make_train, seed_keys
 
     rc0 = points[0].rc
     loop = rc0.loop
@@ -177,9 +177,13 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
 
     mesh = Mesh(np.asarray(devices), (AXIS,))
     shard = NamedSharding(mesh, PartitionSpec(AXIS))
+    # every carry leaf is split on its leading run axis, but the counters, which all runs share
+    carry_shard = jax.tree.map(lambda axis: shard if axis == 0 else NamedSharding(mesh, PartitionSpec()),
+                               CARRY_AXES, is_leaf=lambda x: x is None)
     keys, hparams = _global(keys, shard), {f: _global(v, shard) for f, v in hparams.items()}
-    vinit = jax.jit(jax.vmap(trainer.init), in_shardings=(shard, shard), out_shardings=shard)
-    vchunk = jax.jit(jax.vmap(trainer.chunk), in_shardings=(shard, shard), out_shardings=(shard, shard),
+    init_fn, chunk_fn = trainer.vmap()
+    vinit = jax.jit(init_fn, in_shardings=(shard, shard), out_shardings=carry_shard)
+    vchunk = jax.jit(chunk_fn, in_shardings=(carry_shard, shard), out_shardings=(carry_shard, shard),
                      donate_argnums=0)
 
     desc = description or f"{rc0.algo} {loop.env} " + (f"{n_points} points x " if n_points > 1 else "") + \
@@ -206,7 +210,8 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
         carry = jax.block_until_ready(init_c(keys, hparams))
         init_s = time.perf_counter() - t
         records: list[list[dict]] = [[] for _ in points]
-        prev_step, t_train, steady_steps, steady_s = loop.warmup_steps, time.perf_counter(), 0, 0.0
+        first_logged = next(c for c in range(trainer.n_chunks) if trainer.logged(c))
+        prev_step, t_train, steady_steps, steady_s = 0, time.perf_counter(), 0, 0.0
         for c in range(trainer.n_chunks):
             t = time.perf_counter()
             carry, metrics = chunk_c(carry, hparams)
@@ -215,9 +220,12 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
             metrics = {k: v[:n].reshape(n_points, seeds) for k, v in metrics.items()}
             step = int(metrics["step"][0, 0])
             sps = (step - prev_step) * n / dt
-            if c > 0:
+            if c > first_logged:  # steady: training chunks after the first (warm-up chunks do no update)
                 steady_steps, steady_s = steady_steps + (step - prev_step) * n, steady_s + dt
             prev_step = step
+            if not trainer.logged(c):
+                bar.update(step, f"warm-up  {sps:8.0f} steps/s")
+                continue
             if writer:
                 elapsed = time.perf_counter() - t0
                 for i in range(n_points):

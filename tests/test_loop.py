@@ -40,18 +40,42 @@ def test_vmap_over_seeds_equals_single_seed(trainer):
 
 def test_chunk_keeps_carry_shapes_and_dtypes(trainer):
     carry = jax.jit(trainer.init)(jax.random.PRNGKey(0))
-    new, metrics = jax.jit(trainer.chunk)(carry)
+    warm, metrics = jax.jit(trainer.chunk)(carry)
+    chex.assert_trees_all_equal_shapes_and_dtypes(carry, warm)
+    # chunk 0 is all warm-up (warmup_steps = eval_every = 32): no update, no evaluation
+    assert int(warm.steps) == 32 and int(warm.chunk) == 1 and int(metrics["step"]) == 32
+    chex.assert_trees_all_equal(warm.agent, carry.agent)
+    assert np.isnan(metrics["eval_return"]) and np.isnan(metrics["critic_loss"])
+    new, metrics = jax.jit(trainer.chunk)(warm)
     chex.assert_trees_all_equal_shapes_and_dtypes(carry, new)
-    assert int(new.steps) == 32 + 32 and int(new.chunk) == 1 and int(metrics["step"]) == 64
-    assert trainer.n_chunks == 2 and trainer.steps_at(1) == 96
+    assert int(new.steps) == 64 and int(new.chunk) == 2 and int(metrics["step"]) == 64
+    assert np.isfinite(metrics["eval_return"]) and np.isfinite(metrics["critic_loss"])
+    assert not np.allclose(new.agent.actor["params"]["Dense_0"]["kernel"], carry.agent.actor["params"]["Dense_0"]["kernel"])
+    assert trainer.n_chunks == 3 and trainer.steps_at(2) == 96
+    assert [trainer.logged(i) for i in range(3)] == [False, True, True]
     expected = {"critic_loss", "actor_loss", "alpha", "entropy", "actor_grad_norm", "q_mean",
                 "target_mean", "train_return", "eval_return", "step"}
     assert expected <= set(metrics)
 
 
+def test_vmap_with_unbatched_counters_equals_plain_vmap(trainer):
+    """Trainer.vmap() keeps the counters unbatched (real branches); a plain vmap computes both
+    branches and selects: the same numbers."""
+    keys = seed_keys(0, 2)
+    init, chunk = trainer.vmap()
+    a = jax.jit(init)(keys, None)
+    b = jax.jit(jax.vmap(trainer.init))(keys)
+    assert a.steps.shape == () and b.steps.shape == (2,)
+    for _ in range(2):
+        a, ma = jax.jit(chunk)(a, None)
+        b, mb = jax.jit(jax.vmap(trainer.chunk))(b)
+    chex.assert_trees_all_close(ma, mb, rtol=1e-5, atol=1e-6)
+    chex.assert_trees_all_close(a.agent, b.agent, rtol=1e-5, atol=1e-6)
+
+
 def test_train_scans_all_chunks(trainer):
     _, metrics = jax.jit(trainer.train)(jax.random.PRNGKey(0))
-    np.testing.assert_array_equal(metrics["step"], [64, 96])
+    np.testing.assert_array_equal(metrics["step"], [32, 64, 96])
 
 
 def test_evaluation_schedule_does_not_change_training():
@@ -73,6 +97,8 @@ def test_hparams_override_equals_static_config():
 
 def test_replay_holds_transitions_and_reports_memory(trainer):
     carry = jax.jit(trainer.init)(jax.random.PRNGKey(0))
+    assert int(replay.size(carry.buffer)) == 0
+    carry, _ = jax.jit(trainer.chunk)(carry)
     assert int(replay.size(carry.buffer)) == 32  # 16 warm-up steps x 2 envs (no episode ends yet)
     per_row = 3 * 4 + 1 * 4 + 4 + 1  # obs [3], action [1], reward (float32), kind (int8)
     assert replay.bytes_per_row(3, 1) == per_row

@@ -41,7 +41,7 @@ def stream():
 
 
 def _fill(buf, first_obs, tr, done, obs_after):
-    state = buf.init(first_obs, tr.action.shape[-1])
+    state = buf.init(first_obs.shape[-1], tr.action.shape[-1])
     add = jax.jit(buf.add)
     for t in range(STEPS):
         state = add(state, jax.tree.map(lambda x: x[t], tr), done[t], obs_after[t])
@@ -143,7 +143,7 @@ def test_bfloat16_observations(stream):
 def test_bytes_per_transition_for_humanoid_sized_observations():
     """Brax humanoid: 244 observations, 17 actions. The target is at most 0.55x the reference."""
     obs_size, action_size, capacity = 244, 17, 1000
-    ours = replay.make_replay(capacity, 256, 4).init(jnp.zeros((4, obs_size)), action_size)
+    ours = replay.make_replay(capacity, 256, 4).init(obs_size, action_size)
     ref = flashbax.make_item_buffer(max_length=capacity, min_length=1, sample_batch_size=256,
                                     add_sequences=False, add_batches=True)
     example = envs.Transition(jnp.zeros(obs_size), jnp.zeros(action_size), jnp.zeros(()), jnp.zeros(()),
@@ -154,5 +154,5 @@ def test_bytes_per_transition_for_humanoid_sized_observations():
     ours_bytes = sum(x.nbytes for x in (ours.obs, ours.action, ours.reward, ours.kind)) / capacity
     assert ours_bytes == replay.bytes_per_row(obs_size, action_size) == 1049
     assert ours_bytes / ref_bytes <= 0.55
-    bf16 = replay.make_replay(capacity, 256, 4, obs_dtype=jnp.bfloat16).init(jnp.zeros((4, obs_size)), action_size)
+    bf16 = replay.make_replay(capacity, 256, 4, obs_dtype=jnp.bfloat16).init(obs_size, action_size)
     assert bf16.obs.nbytes / capacity == 2 * obs_size

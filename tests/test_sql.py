@@ -196,7 +196,7 @@ def test_task_default_reward_scale():
 
 
 def test_one_chunk_in_the_fused_loop():
-    rc = algos.run_config("sql", "quick", {"env": "multigoal", "total_steps": 200, "warmup_steps": 100,
+    rc = algos.run_config("sql", "quick", {"env": "multigoal", "total_steps": 200, "warmup_steps": 50,
                                            "eval_every": 50, "batch_size": 32, "hidden": (16, 16),
                                            "eval_episodes": 2})
     trainer = make_train(sql, envs.make("multigoal"), rc)
@@ -204,7 +204,10 @@ def test_one_chunk_in_the_fused_loop():
     hparams = {"reward_scale": jnp.float32(0.1), "actor_lr": jnp.float32(3e-4), "critic_lr": jnp.float32(3e-4),
                "target_update_period": jnp.int32(20)}
     carry = jax.jit(trainer.init)(jax.random.PRNGKey(0), hparams)
-    carry, metrics = jax.jit(trainer.chunk)(carry, hparams)
+    chunk = jax.jit(trainer.chunk)
+    carry, _ = chunk(carry, hparams)  # warm-up
+    assert int(carry.agent.step) == 0
+    carry, metrics = chunk(carry, hparams)
     assert int(carry.agent.step) == 50
     assert np.isfinite(float(metrics["eval_return"])) and np.isfinite(float(metrics["critic_loss"]))
 

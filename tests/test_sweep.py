@@ -14,7 +14,7 @@ from softrl_jax import algos, envs, sweep
 from softrl_jax.io.runstore import read_metrics
 from softrl_jax.loop import make_train, seed_keys
 
-# A tiny DSPG run: 2 chunks of 400 transitions after a 200-step warmup.
+# A tiny DSPG run: 3 chunks of 400 transitions, the first 200 warm-up; 1000 steps round up to 1200.
 TINY = {"env": "gymnax:Pendulum-v1", "hidden": (16, 16), "num_samples": 4, "batch_size": 32,
         "warmup_steps": 200, "eval_every": 400, "total_steps": 1000, "eval_episodes": 2,
         "episode_length": 100, "buffer_size": 2000, "num_envs": 2, "updates_per_step": 1,
@@ -44,23 +44,28 @@ def _values(records, key):
     return np.array([[r[key] for r in records if r["seed"] == s] for s in sorted({r["seed"] for r in records})])
 
 
-def test_vmapped_points_equal_each_point_alone_bitwise(vmapped):
-    """[P, S] vmapped program == each point alone (same traced hyperparameters, vmapped over seeds)."""
+def test_vmapped_points_equal_each_point_alone(vmapped):
+    """[P x S] vmapped program == each point alone (same traced hyperparameters, vmapped over its S
+    seeds), to float rounding: the program of P x S runs sums over the minibatch in another order
+    than the program of S runs (see tests/test_runner.py), about 1e-7 relative per update; after
+    these 2 training chunks the largest difference is about 2e-6."""
     points, results = vmapped
     rc = points[0].rc
     env = envs.make(rc.loop.env, rc.loop.episode_length)
     trainer = make_train(algos.get("dspg"), env, rc)
     keys = seed_keys(rc.loop.seed, rc.loop.seeds)
-    init = jax.jit(jax.vmap(trainer.init, in_axes=(0, None)))
-    chunk = jax.jit(jax.vmap(trainer.chunk, in_axes=(0, None)))
+    init, chunk = (jax.jit(f) for f in trainer.vmap())
     for p in points:
-        hp = {f: jnp.asarray(getattr(p.rc.algo_cfg, f), jnp.float32) for f in ("actor_lr", "clip_norm")}
+        hp = {f: jnp.full((rc.loop.seeds,), getattr(p.rc.algo_cfg, f), jnp.float32) for f in ("actor_lr", "clip_norm")}
         carry = init(keys, hp)
+        logged = [c for c in range(trainer.n_chunks) if trainer.logged(c)]
         for c in range(trainer.n_chunks):
             carry, m = chunk(carry, hp)
+            if c not in logged:
+                continue
             for key in SPEC_KEYS:
-                got = _values(results[p.index], key)[:, c]
-                np.testing.assert_allclose(got, np.asarray(m[key]), rtol=1e-6, atol=1e-6, err_msg=key)
+                got = _values(results[p.index], key)[:, logged.index(c)]
+                np.testing.assert_allclose(got, np.asarray(m[key]), rtol=1e-4, atol=1e-6, err_msg=key)
 
 
 def test_vmapped_points_match_train_py_runs(vmapped, tmp_path):
@@ -85,7 +90,7 @@ def test_sweep_folders_hold_train_py_format(vmapped):
     for p in points:
         records = read_metrics(p.folder)
         assert {r["seed"] for r in records} == {0, 1}
-        assert [r["step"] for r in records if r["seed"] == 0] == [600, 1000]
+        assert [r["step"] for r in records if r["seed"] == 0] == [400, 800, 1200]
         config = json.loads((__import__("pathlib").Path(p.folder) / "config.json").read_text())
         assert config["algo"] == "dspg" and config["clip_norm"] == p.rc.algo_cfg.clip_norm
         assert config["sweep_params"] == p.params and config["preset"] == "quick"
