@@ -11,7 +11,7 @@ COUNT  ?= 4
 PRESET ?= quick
 ARGS   ?=
 
-.PHONY: install demo test test-slow bench sweep report clean
+.PHONY: install demo test test-slow bench bench-peers bench-gpu sweep report clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m softrl_jax.bench $(ARGS)
+
+# Our SAC beside rejax (gymnax Pendulum, 1/4/16 seeds) and Brax's SAC trainer (MJX inverted double
+# pendulum); installs both peers into .venv-peers/ first. About 15 minutes on a 2-core CPU.
+bench-peers: $(STAMP)
+	$(BIN)/python -m softrl_jax.bench_peers $(ARGS)
 
 sweep: $(STAMP)
 	$(BIN)/python -m softrl_jax.sweep --algo=$(ALGO) --env=$(ENV) --seeds=$(SEEDS) --count=$(COUNT) \

@@ -54,7 +54,8 @@ class Result:
     compile_s: float  # lowering + XLA compilation of init and chunk (persistent cache hits included)
     init_s: float  # running init: environment resets and the warm-up transitions
     train_s: float  # running every chunk
-    steady_env_steps_per_s: float  # all runs together, over the chunks after the first
+    steady_env_steps_per_s: float  # all runs together, over the training chunks after the first
+    ready_unix: float  # time.time() when the first chunk could start (compiled, initialised)
     devices: int  # devices the runs were laid out on
     padded: int  # padding elements added to fill the devices
     buffer_bytes_per_run: int  # replay storage of one (point, seed)
@@ -106,6 +107,15 @@ def setup_distributed(loop: LoopConfig) -> None:
     jax.distributed.initialize(coordinator_address=loop.coordinator or None, num_processes=num,
                                process_id=None if pid is None else int(pid))
     _DISTRIBUTED = True
+
+
+def compiler_options(loop: LoopConfig, platform: str) -> dict | None:
+    """XLA options for every compiled program of a run. On CPU, YNNPACK's dot fusions are off unless
+    --cpu_ynn_fusion: measured with `make bench` on a 2-core CPU they made updates of 2x64 to 2x256
+    networks up to 40% slower than XLA's own dot emitter (and never more than 5% faster)."""
+    if platform == "cpu" and not loop.cpu_ynn_fusion:
+        return {"xla_cpu_experimental_ynn_fusion_type": ""}
+    return None
 
 
 def setup(loop: LoopConfig) -> None:
@@ -194,9 +204,10 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
     try:
         t0 = time.perf_counter()
         # Lowering traces everything: a traced field used in Python control flow fails here, before any file.
-        init_c = vinit.lower(keys, hparams).compile()
+        options = compiler_options(loop, devices[0].platform)
+        init_c = vinit.lower(keys, hparams).compile(compiler_options=options)
         carry_shape = jax.eval_shape(vinit, keys, hparams)
-        chunk_c = vchunk.lower(carry_shape, hparams).compile()
+        chunk_c = vchunk.lower(carry_shape, hparams).compile(compiler_options=options)
         compile_s = time.perf_counter() - t0
 
         stores = []
@@ -208,7 +219,7 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
 
         t = time.perf_counter()
         carry = jax.block_until_ready(init_c(keys, hparams))
-        init_s = time.perf_counter() - t
+        init_s, ready_unix = time.perf_counter() - t, time.time()
         records: list[list[dict]] = [[] for _ in points]
         first_logged = next(c for c in range(trainer.n_chunks) if trainer.logged(c))
         prev_step, t_train, steady_steps, steady_s = 0, time.perf_counter(), 0, 0.0
@@ -246,7 +257,7 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
 
     buffer_bytes = sum(math.prod(x.shape[1:]) * x.dtype.itemsize for x in jax.tree.leaves(carry_shape.buffer))
     result = Result(records, compile_s, init_s, train_s,
-                    steady_env_steps_per_s=steady_steps / steady_s if steady_s else sps,
+                    steady_env_steps_per_s=steady_steps / steady_s if steady_s else sps, ready_unix=ready_unix,
                     devices=len(devices), padded=total - n, buffer_bytes_per_run=buffer_bytes, writer=writer)
     if writer:
         for i, p in enumerate(points):
@@ -293,6 +304,7 @@ def write_summary(rc: RunConfig, records: list[dict], result: Result) -> None:
         "compile_s": result.compile_s, "init_s": result.init_s, "train_s": result.train_s,
         "steady_env_steps_per_s": result.steady_env_steps_per_s, "devices": result.devices,
         "padded": result.padded, "replay_mib_per_seed": result.buffer_bytes_per_run / 2**20,
+        "ready_unix": result.ready_unix,
     }
     path = Path(rc.loop.out) / "summary.json"
     tmp = path.with_suffix(".json.tmp")
