@@ -46,6 +46,10 @@ bench: $(STAMP)
 bench-peers: $(STAMP)
 	$(BIN)/python -m softrl_jax.bench_peers $(ARGS)
 
+# The GPU suite (needs a CUDA jax and a GPU; refuses otherwise): at most about 20 minutes on one GPU.
+bench-gpu: $(STAMP)
+	$(BIN)/python -m softrl_jax.bench_gpu --json=reports/gpu/bench-gpu.json $(ARGS)
+
 sweep: $(STAMP)
 	$(BIN)/python -m softrl_jax.sweep --algo=$(ALGO) --env=$(ENV) --seeds=$(SEEDS) --count=$(COUNT) \
 		--preset=$(PRESET) -- $(ARGS)

@@ -106,6 +106,7 @@ def update_program(algorithm, cfg, seeds: int, obs_size: int, action_size: int, 
     import jax.numpy as jnp
 
     from softrl_jax.envs import Transition
+    from softrl_jax.runner import compile_lowered
 
     keys = jax.random.split(jax.random.PRNGKey(0), seeds)
     states = jax.vmap(lambda k: algorithm.init(cfg, k, obs_size, action_size))(keys)
@@ -119,12 +120,12 @@ def update_program(algorithm, cfg, seeds: int, obs_size: int, action_size: int, 
 
     batches = jax.vmap(batch)(keys)
     update = lambda s, b, k: algorithm.update(cfg, s, b, k)  # noqa: E731
-    one = jax.jit(jax.vmap(update)).lower(states, batches, keys).compile(compiler_options=options)
+    one = compile_lowered(jax.jit(jax.vmap(update)).lower(states, batches, keys), options)
 
     def many(s, b, k):
         return jax.lax.scan(lambda s, kk: (update(s, b, kk)[0], None), s, jax.random.split(k, n_updates))[0]
 
-    scan = jax.jit(jax.vmap(many)).lower(states, batches, keys).compile(compiler_options=options)
+    scan = compile_lowered(jax.jit(jax.vmap(many)).lower(states, batches, keys), options)
     return one, scan, states, batches, keys
 
 
@@ -146,9 +147,9 @@ def bench_loop(rc, chunks: int) -> dict:
     options = runner.compiler_options(loop, jax.devices()[0].platform)
     keys = seed_keys(loop.seed, loop.seeds)
     init, chunk = trainer.vmap()
-    carry = jax.block_until_ready(jax.jit(init).lower(keys, None).compile(compiler_options=options)(keys, None))
+    carry = jax.block_until_ready(runner.compile_lowered(jax.jit(init).lower(keys, None), options)(keys, None))
     t = time.perf_counter()
-    chunk_c = jax.jit(chunk, donate_argnums=0).lower(carry, None).compile(compiler_options=options)
+    chunk_c = runner.compile_lowered(jax.jit(chunk, donate_argnums=0).lower(carry, None), options)
     compile_s = time.perf_counter() - t
     mem = chunk_c.memory_analysis()
     c = 0
@@ -178,15 +179,15 @@ def bench_loop(rc, chunks: int) -> dict:
         ks = (jax.random.split(key, n_updates), np.arange(n_updates))
         return jax.lax.scan(body, agent_state, ks)[0]
 
-    upd = jax.jit(jax.vmap(updates)).lower(carry.agent, batches, keys).compile(compiler_options=options)
+    upd = runner.compile_lowered(jax.jit(jax.vmap(updates)).lower(carry.agent, batches, keys), options)
     state = jax.block_until_ready(upd(carry.agent, batches, keys))
     t = time.perf_counter()
     for _ in range(chunks):
         state = upd(state, batches, keys)
     jax.block_until_ready(state)
     updates_per_s = chunks * n_updates * loop.seeds / (time.perf_counter() - t)
-    one = jax.jit(jax.vmap(agent.update)).lower(carry.agent, jax.tree.map(lambda x: x[:, 0], batches),
-                                                keys).compile(compiler_options=options)
+    one = runner.compile_lowered(jax.jit(jax.vmap(agent.update)).lower(
+        carry.agent, jax.tree.map(lambda x: x[:, 0], batches), keys), options)
     stats = jax.devices()[0].memory_stats() or {}
     return {
         "chunk_env_steps": loop.eval_every,

@@ -49,6 +49,8 @@ class LoopConfig:
     replay_obs_dtype: str = fld("float32", choices=("float32", "bfloat16"), doc="dtype of stored observations")
     # Where the program runs (never changes results; see softrl_jax/runner.py)
     devices: str = fld("all", doc="devices to shard the points x seeds axis over: all, or a count N")
+    cpu_devices: int = fld(0, ge=0, doc="on a CPU, XLA devices to split the host into (runs shard over them); 0: "
+                                        "one per available core, at most one per run")
     distributed: bool = fld(False, doc="multi-process run through jax.distributed.initialize()")
     coordinator: str = fld("", doc="host:port of process 0 (--distributed); empty: JAX_COORDINATOR_ADDRESS or "
                                    "cluster auto-detection")

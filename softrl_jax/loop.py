@@ -176,19 +176,30 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
         return body
 
     def evaluate(agent: Agent, agent_state, start: envs.ResetPool, key) -> chex.Array:
-        """Mean undiscounted return of `eval_episodes` deterministic episodes from `start`."""
+        """Mean undiscounted return of `eval_episodes` deterministic episodes from `start`.
+
+        Runs until every episode has ended (a `while_loop`, at most the time limit), so an early
+        policy whose episodes end after a few steps is evaluated in a few steps. An environment whose
+        episode has ended restarts from its start state and its rewards are no longer counted:
+        stepping a fallen MJX body on under the policy can cost the physics 30x more per step."""
         e = loop.eval_episodes
-        state = envs.EnvState(start.core, start.obs, jnp.zeros((e,), jnp.int32), jnp.zeros((e,), jnp.float32))
+        first = envs.EnvState(start.core, start.obs, jnp.zeros((e,), jnp.int32), jnp.zeros((e,), jnp.float32))
 
-        def body(c, k):
-            state, ret, alive = c
+        def body(c):
+            state, ret, alive, t = c
             actions = jax.vmap(agent.act_eval, in_axes=(None, 0))(agent_state, state.obs)
-            state, transition, info = jax.vmap(lambda s, a, kk: envs.step(env, s, a, kk, autoreset=False))(
-                state, actions, jax.random.split(k, e))
-            return (state, ret + jnp.where(alive, transition.reward, 0.0), alive & ~info.done), None
+            step_keys = jax.random.split(jax.random.fold_in(key, t), e)
+            nxt, transition, info = jax.vmap(lambda s, a, kk: envs.step(env, s, a, kk, autoreset=False))(
+                state, actions, step_keys)
+            ret = ret + jnp.where(alive, transition.reward, 0.0)
+            alive = alive & ~info.done
+            state = jax.tree.map(lambda n, f: jnp.where(_expand(alive, n), n, f), nxt, first)
+            return state, ret, alive, t + 1
 
-        init_c = (state, jnp.zeros(e), jnp.ones(e, bool))
-        (_, ret, _), _ = jax.lax.scan(body, init_c, jax.random.split(key, spec.max_episode_steps))
+        def running(c):
+            return jnp.any(c[2]) & (c[3] < spec.max_episode_steps)
+
+        _, ret, _, _ = jax.lax.while_loop(running, body, (first, jnp.zeros(e), jnp.ones(e, bool), jnp.zeros((), jnp.int32)))
         return jnp.mean(ret)
 
     def chunk(carry: Carry, hparams=None):
@@ -221,6 +232,11 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
         return jax.lax.scan(lambda c, _: chunk(c, hparams), carry, None, length=n_chunks)
 
     return Trainer(init, chunk, train, n_chunks, buf, loop)
+
+
+def _expand(mask: chex.Array, x: chex.Array) -> chex.Array:
+    """mask [E] broadcast against x [E, ...]."""
+    return mask.reshape(mask.shape + (1,) * (x.ndim - 1))
 
 
 def seed_keys(seed: int, seeds: int) -> chex.Array:

@@ -118,9 +118,39 @@ def compiler_options(loop: LoopConfig, platform: str) -> dict | None:
     return None
 
 
-def setup(loop: LoopConfig) -> None:
+def compile_lowered(lowered, options: dict | None):
+    """`lowered.compile(compiler_options=options)`; an XLA without one of the options (another jax
+    version) compiles with its defaults instead of failing."""
+    try:
+        return lowered.compile(compiler_options=options)
+    except Exception as e:  # jax.errors.JaxRuntimeError: INVALID_ARGUMENT: No such compile option
+        if not options or "No such compile option" not in str(e):
+            raise
+        return lowered.compile()
+
+
+def setup_cpu_devices(setting: int, runs: int) -> None:
+    """Split the host CPU into several XLA devices so that runs shard over cores (each core runs whole
+    runs instead of every core splitting each small matrix product): `setting`, or with 0 one per
+    available core but at most one per run. Only before JAX's backends start, and never against an
+    explicit XLA_FLAGS=--xla_force_host_platform_device_count. Measured on 2 cores: SAC 2x256 with 4
+    seeds trains 17% faster on 2 CPU devices than on one."""
+    import jax
+
+    if "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
+        return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    count = setting or max(1, min(cores, runs))
+    try:
+        jax.config.update("jax_num_cpu_devices", count)
+    except RuntimeError:  # backends already started (a library caller, a test): keep their devices
+        pass
+
+
+def setup(loop: LoopConfig, runs: int = 1) -> None:
     """Process-wide settings a run needs before its first JAX computation."""
     setup_distributed(loop)
+    setup_cpu_devices(loop.cpu_devices, runs)
     setup_compile_cache(loop.compile_cache)
 
 
@@ -171,10 +201,10 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
 
     rc0 = points[0].rc
     loop = rc0.loop
-    setup(loop)
-    writer = jax.process_index() == 0
     n_points, seeds = len(points), loop.seeds
     n = n_points * seeds
+    setup(loop, n)
+    writer = jax.process_index() == 0
     devices = choose_devices(loop.devices, n)
     total = math.ceil(n / len(devices)) * len(devices)
     source = np.arange(total) % n  # element i of the padded axis repeats real run i mod n
@@ -205,9 +235,9 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
         t0 = time.perf_counter()
         # Lowering traces everything: a traced field used in Python control flow fails here, before any file.
         options = compiler_options(loop, devices[0].platform)
-        init_c = vinit.lower(keys, hparams).compile(compiler_options=options)
+        init_c = compile_lowered(vinit.lower(keys, hparams), options)
         carry_shape = jax.eval_shape(vinit, keys, hparams)
-        chunk_c = vchunk.lower(carry_shape, hparams).compile(compiler_options=options)
+        chunk_c = compile_lowered(vchunk.lower(carry_shape, hparams), options)
         compile_s = time.perf_counter() - t0
 
         stores = []

@@ -112,6 +112,21 @@ def test_more_devices_than_exist_is_one_line_exit_2(tmp_path):
     assert bad.returncode == 2 and "valid choices: all, or a count >= 1" in bad.stderr and not out.exists()
 
 
+def test_cpu_devices_default_is_one_per_core_at_most_one_per_run(tmp_path):
+    env = dict(os.environ)
+    env.pop("XLA_FLAGS", None)
+    cores = len(os.sched_getaffinity(0))
+    for seeds, flag, want in ((2, "--cpu_devices=0", min(cores, 2)), (1, "--cpu_devices=0", 1),
+                              (2, "--cpu_devices=1", 1)):
+        out = tmp_path / f"{seeds}{flag[-1]}"
+        short = [a for a in TINY if not a.startswith("--total_steps")] + ["--total_steps=800"]
+        proc = subprocess.run([sys.executable, "-m", "softrl_jax.train", *short,
+                               f"--seeds={seeds}", flag, f"--out={out}"], env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert json.loads((out / "summary.json").read_text())["devices"] == want, (seeds, flag)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -136,3 +151,20 @@ def test_two_process_distributed_run(runs, tmp_path):
     four = _metrics(runs / "four")
     assert _keys(records) == _keys(four)
     np.testing.assert_array_equal(_table(records), _table(four))
+
+
+def test_compile_options_unknown_to_this_xla_fall_back_to_defaults():
+    import jax
+    import jax.numpy as jnp
+
+    from softrl_jax import runner
+    from softrl_jax.config import LoopConfig
+
+    lowered = jax.jit(lambda x: 2 * x).lower(jnp.ones(3))
+    f = runner.compile_lowered(lowered, {"xla_cpu_no_such_option": ""})
+    np.testing.assert_array_equal(f(jnp.ones(3)), [2.0, 2.0, 2.0])
+    assert runner.compiler_options(LoopConfig(), "cpu") == {"xla_cpu_experimental_ynn_fusion_type": ""}
+    assert runner.compiler_options(LoopConfig(cpu_ynn_fusion=True), "cpu") is None
+    assert runner.compiler_options(LoopConfig(), "gpu") is None
+    with pytest.raises(Exception, match="xla_cpu_enable_fast_math"):  # a real option with a bad value is an error
+        runner.compile_lowered(lowered, {"xla_cpu_enable_fast_math": "maybe"})
