@@ -79,7 +79,8 @@ def train(rc):
     seconds = time.perf_counter() - t0
     metrics = jax.device_get(metrics)
     records = [{"seed": rc.loop.seed, "step": int(metrics["step"][i]),
-                **{k: float(v[i]) for k, v in metrics.items() if k != "step"}} for i in range(trainer.n_chunks)]
+                **{k: float(v[i]) for k, v in metrics.items() if k != "step"}}
+               for i in range(trainer.n_chunks) if trainer.logged(i)]  # warm-up-only chunks are not evaluated
     agent = make_agent(module, rc.algo_cfg, env.spec.obs_size, env.spec.action_size)
     return agent, carry.agent, records, seconds
 

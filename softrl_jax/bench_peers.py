@@ -19,6 +19,10 @@ run one after another so none shares the CPU with another. For every job the tab
   final return    the last evaluation per seed (deterministic policy)
   ratio           our env steps/s / the peer's
 
+Ours runs as `python -m softrl_jax.train` does by default: on a CPU the host is split into one XLA
+device per core (at most one per seed) and the seeds are sharded over them (`--cpu_devices`); the
+"dev" column says how many devices it used.
+
 and prints every setting the peer cannot match (benchmarks/peers/*.py list them). Writes
 `<out>/peers.json` and `<out>/peers.png`. Budgets keep the whole comparison near 15 minutes on a
 2-core CPU; `--quick` shrinks them about 5x to check the plumbing.
@@ -107,7 +111,7 @@ def ours_row(out: Path, process_s: float) -> dict:
     run_s = s["init_s"] + s["train_s"]
     return {"who": "softrl-jax", "seeds": s["seeds"], "total_steps": s["total_steps"], "compile_s": s["compile_s"],
             "env_steps_per_s": s["seeds"] * s["total_steps"] / run_s, "wall_s": s["compile_s"] + run_s,
-            "process_s": process_s, "final_return": s["final_eval_return"]}
+            "process_s": process_s, "final_return": s["final_eval_return"], "devices": s["devices"]}
 
 
 def peer_row(path: Path, process_s: float) -> dict:
@@ -146,7 +150,7 @@ def table(results: dict[str, dict[str, dict]]) -> str:
         for who in ("ours", "peer"):
             r = pair[who]
             finals = ", ".join(f"{x:.0f}" for x in r["final_return"])
-            shown = "softrl-jax" if who == "ours" else r["peer_version"].split(" (")[0]
+            shown = f"softrl-jax ({r['devices']} dev)" if who == "ours" else r["peer_version"].split(" (")[0]
             lines.append(f"{name:<14} {shown:<22} {r['compile_s']:11.1f} {r['env_steps_per_s']:12.0f} "
                          f"{r['wall_s']:9.1f} {(f'{ratio:.2f}x' if who == 'ours' else ''):>6}  {finals}")
     return "\n".join(lines)

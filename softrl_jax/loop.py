@@ -85,8 +85,13 @@ Hparams = Mapping[str, chex.Array]  # traced overrides of algorithm config field
 
 class Trainer(NamedTuple):
     init: Callable[..., Carry]  # (key, hparams=None) -> Carry
-    chunk: Callable[..., tuple[Carry, dict]]  # (carry, hparams=None) -> (carry, metrics)
+    # (carry, hparams=None, starts=None, evaluate=True) -> (carry, metrics); `starts`: resets(carry),
+    # computed inside if None; evaluate=False leaves evaluation to `evaluation` (eval_return NaN)
+    chunk: Callable[..., tuple[Carry, dict]]
     train: Callable[..., tuple[Carry, dict]]  # (key, hparams=None) -> (carry, metrics [n_chunks])
+    resets: Callable[[Carry], tuple[envs.ResetPool, envs.ResetPool]]  # the next chunk's reset states
+    # (carry after a chunk, hparams, that chunk's starts) -> [] eval_return, as the chunk computes it
+    evaluation: Callable[..., chex.Array]
     n_chunks: int
     replay: replay.Replay
     loop: LoopConfig
@@ -106,6 +111,20 @@ class Trainer(NamedTuple):
         """(init, chunk) over a leading seed axis of keys, hparams and carry; counters unbatched."""
         return (jax.vmap(self.init, in_axes=(0, 0), out_axes=CARRY_AXES),
                 jax.vmap(self.chunk, in_axes=(CARRY_AXES, 0), out_axes=(CARRY_AXES, 0)))
+
+    def vmap_split(self) -> tuple[Callable, Callable, Callable, Callable]:
+        """(init, resets, chunk(carry, hparams, starts) without evaluation, evaluation(carry, hparams,
+        starts)) over a leading seed axis: the environment resets and the evaluation as programs of
+        their own, so each environment function sits in its own program and the programs compile
+        side by side (an MJX reset or step costs about 5 s of XLA compilation on a 2-core CPU). The
+        same numbers as `vmap()`."""
+        def train_chunk(carry, hparams, starts):
+            return self.chunk(carry, hparams, starts, evaluate=False)
+
+        return (jax.vmap(self.init, in_axes=(0, 0), out_axes=CARRY_AXES),
+                jax.vmap(self.resets, in_axes=(CARRY_AXES,), out_axes=0),
+                jax.vmap(train_chunk, in_axes=(CARRY_AXES, 0, 0), out_axes=(CARRY_AXES, 0)),
+                jax.vmap(self.evaluation, in_axes=(CARRY_AXES, 0, 0), out_axes=0))
 
 
 def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
@@ -133,8 +152,19 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
         return Carry(agent.init(agent_key), env_state, noise, buf.init(spec.obs_size, spec.action_size),
                      train_key, eval_key, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
 
-    def resets(train_key, eval_key) -> tuple[envs.ResetPool, envs.ResetPool]:
-        """ONE batched reset: (training starts [starts], evaluation starts [eval_episodes])."""
+    def chunk_keys(carry: Carry):
+        """(training key, reset key, evaluation reset key, evaluation run key) of the chunk `carry` starts."""
+        key, reset_key = jax.random.split(carry.key)
+        return (key, reset_key, *eval_keys(carry.eval_key, carry.chunk))
+
+    def eval_keys(eval_key, chunk_index):
+        """(evaluation reset key, evaluation run key) of chunk `chunk_index`."""
+        return tuple(jax.random.split(jax.random.fold_in(eval_key, chunk_index)))
+
+    def resets(carry: Carry) -> tuple[envs.ResetPool, envs.ResetPool]:
+        """ONE batched reset for the chunk that `carry` starts: (training starts [starts], evaluation
+        starts [eval_episodes])."""
+        _, train_key, eval_key, _ = chunk_keys(carry)
         keys = jnp.concatenate([jax.random.split(train_key, starts), jax.random.split(eval_key, loop.eval_episodes)])
         states = envs.ResetPool(*jax.vmap(env.reset)(keys))
         return jax.tree.map(lambda x: x[:starts], states), jax.tree.map(lambda x: x[starts:], states)
@@ -148,10 +178,6 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
             state, metrics = jax.lax.scan(one_update, agent_state, jax.random.split(key, loop.updates_per_step))
             return state, {k: jnp.mean(v) for k, v in metrics.items()}
 
-        def no_update(agent_state, buffer, key):
-            shapes = jax.eval_shape(updates, agent_state, buffer, key)[1]
-            return agent_state, jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), shapes)
-
         def body(c: Carry, _):
             key, act_key, step_key, update_key = jax.random.split(c.key, 4)
             warm = c.steps < loop.warmup_steps  # unbatched: a real branch
@@ -164,7 +190,7 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
                 c.env, actions, jax.random.split(step_key, n))
             noise = jnp.where(info.done[:, None], 0.0, noise)
             buffer = buf.add(c.buffer, transition, info.done, env_state.obs)
-            agent_state, out = jax.lax.cond(warm, no_update, updates, c.agent, buffer, update_key)
+            agent_state, out = jax.lax.cond(warm, *skip_or_update(updates, c.agent, buffer, update_key))
             trained = ~warm
             out["trained"] = trained.astype(jnp.float32)
             out["episodes"] = jnp.where(trained, jnp.sum(info.done), 0)
@@ -175,7 +201,7 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
 
         return body
 
-    def evaluate(agent: Agent, agent_state, start: envs.ResetPool, key) -> chex.Array:
+    def run_evaluation(agent: Agent, agent_state, start: envs.ResetPool, key) -> chex.Array:
         """Mean undiscounted return of `eval_episodes` deterministic episodes from `start`.
 
         Runs until every episode has ended (a `while_loop`, at most the time limit), so an early
@@ -202,11 +228,10 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
         _, ret, _, _ = jax.lax.while_loop(running, body, (first, jnp.zeros(e), jnp.ones(e, bool), jnp.zeros((), jnp.int32)))
         return jnp.mean(ret)
 
-    def chunk(carry: Carry, hparams=None):
+    def chunk(carry: Carry, hparams=None, starts=None, evaluate=True):
         agent = agent_for(hparams)
-        key, reset_key = jax.random.split(carry.key)
-        eval_reset_key, eval_run_key = jax.random.split(jax.random.fold_in(carry.eval_key, carry.chunk))
-        train_starts, eval_starts = resets(reset_key, eval_reset_key)
+        key, _, _, eval_run_key = chunk_keys(carry)
+        train_starts, eval_starts = resets(carry) if starts is None else starts
         first = envs.EnvState(*jax.tree.map(lambda x: x[:n], train_starts), jnp.zeros((n,), jnp.int32),
                               jnp.zeros((n,), jnp.float32))
         env_state = jax.tree.map(lambda fresh, old: jnp.where(carry.steps == 0, fresh, old), first, carry.env)
@@ -220,18 +245,45 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
         metrics = {k: jnp.where(steps_trained > 0, jnp.sum(v * trained) / jnp.maximum(steps_trained, 1), jnp.nan)
                    for k, v in per_step.items()}
         metrics["train_return"] = jnp.where(episodes > 0, return_sum / jnp.maximum(episodes, 1), jnp.nan)
-        metrics["eval_return"] = jax.lax.cond(
-            carry.steps > loop.warmup_steps,
-            lambda: evaluate(agent, carry.agent, eval_starts, eval_run_key),
-            lambda: jnp.asarray(jnp.nan, jnp.float32))
+        if evaluate:
+            metrics["eval_return"] = jax.lax.cond(
+                carry.steps > loop.warmup_steps,
+                lambda: run_evaluation(agent, carry.agent, eval_starts, eval_run_key),
+                lambda: jnp.asarray(jnp.nan, jnp.float32))
+        else:
+            metrics["eval_return"] = jnp.asarray(jnp.nan, jnp.float32)
         metrics["step"] = carry.steps
         return carry._replace(chunk=carry.chunk + 1), metrics
+
+    def evaluation(carry: Carry, hparams, starts):
+        """eval_return of the chunk that ended with `carry`, whose starts were `starts`, exactly as
+        `chunk(..., evaluate=True)` computes it."""
+        _, eval_run_key = eval_keys(carry.eval_key, carry.chunk - 1)
+        return run_evaluation(agent_for(hparams), carry.agent, starts[1], eval_run_key)
 
     def train(key, hparams=None):
         carry = init(key, hparams)
         return jax.lax.scan(lambda c, _: chunk(c, hparams), carry, None, length=n_chunks)
 
-    return Trainer(init, chunk, train, n_chunks, buf, loop)
+    return Trainer(init, chunk, train, resets, evaluation, n_chunks, buf, loop)
+
+
+def skip_or_update(updates: Callable, *args) -> tuple:
+    """(skip, update, *args) for `lax.cond(warm, ...)`: `updates(*args) -> (state, metrics)` traced
+    ONCE, its jaxpr serving as the update branch and its output shapes for the skip branch's zero
+    metrics (an `eval_shape` would trace the whole update a second time)."""
+    from jax.extend.core import jaxpr_as_fun
+
+    closed, out_shape = jax.make_jaxpr(updates, return_shape=True)(*args)
+    out_tree = jax.tree.structure(out_shape)
+
+    def update(*a):
+        return jax.tree.unflatten(out_tree, jaxpr_as_fun(closed)(*jax.tree.leaves(a)))
+
+    def skip(state, *_):
+        return state, jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), out_shape[1])
+
+    return (skip, update, *args)
 
 
 def _expand(mask: chex.Array, x: chex.Array) -> chex.Array:

@@ -108,3 +108,22 @@ def test_replay_holds_transitions_and_reports_memory(trainer):
     # warm-up actions are uniform in [-1, 1]
     stored = np.asarray(carry.buffer.action[:, :16])
     assert stored.min() >= -1 and stored.max() <= 1 and stored.std() > 0.3
+
+
+def test_split_programs_equal_the_fused_chunk(trainer):
+    """The runner's four programs (init, resets, training chunk, evaluation) compute what the fused
+    chunk computes: the same carry and metrics, evaluation included."""
+    keys = seed_keys(1, 2)
+    init, chunk = (jax.jit(f) for f in trainer.vmap())
+    s_init, resets, train_chunk, evaluation = (jax.jit(f) for f in trainer.vmap_split())
+    a, b = init(keys, None), s_init(keys, None)
+    for c in range(3):
+        a, ma = chunk(a, None)
+        starts = resets(b)
+        b, mb = train_chunk(b, None, starts)
+        assert np.isnan(mb["eval_return"]).all()  # the training chunk leaves evaluation out
+        if trainer.logged(c):
+            mb["eval_return"] = evaluation(b, None, starts)
+            assert np.isfinite(mb["eval_return"]).all()
+        chex.assert_trees_all_close(ma, mb, rtol=1e-6, atol=1e-6)
+        chex.assert_trees_all_close(a, b, rtol=1e-6, atol=1e-6)
