@@ -24,12 +24,13 @@ Prints the JSON on stdout and writes it to --json when given. Use --num_evals >=
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
 import time
 from importlib.metadata import version
+
+from peer_common import write_result
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -310,13 +311,7 @@ def main(argv=None) -> dict:
         "Replay buffer capacity max_replay_size is a FIFO queue sampled uniformly with replacement; the "
         "replay sample is drawn once per env step for all grad_updates_per_step updates.",
     ]
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
-    return result
+    return write_result(result, args.json)
 
 
 if __name__ == "__main__":

@@ -18,13 +18,14 @@ steady_env_steps_per_s_excl_eval. Prints the JSON on stdout and writes it to --j
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
 import sys
 import time
 from importlib.metadata import version
+
+from peer_common import write_result
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -221,13 +222,7 @@ def main(argv=None) -> dict:
         "buffer capacity, an O(buffer_size) operation per update (softrl_jax samples uniform indices with "
         "replacement).",
     ]
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
-    return result
+    return write_result(result, args.json)
 
 
 if __name__ == "__main__":
