@@ -13,7 +13,8 @@ Needs a CUDA build of jax and a GPU (it refuses with one line otherwise). Measur
             time of 1
   dspg      the DSPG update (M = 64) against the SAC update at equal network (2x256) and batch (256);
             target: at most 1.5x the time
-  memory    peak device memory of each program (the device's own statistics)
+  memory    peak device memory (the device's own statistics, the process's peak so far after each
+            program; none on a CPU)
 
 `--allow_cpu` runs the same code on a CPU at toy sizes (a check of the plumbing, not a measurement).
 """
@@ -30,9 +31,9 @@ from softrl_jax.config import ConfigError
 from softrl_jax.train import parse_flags, show_help
 
 FULL = {"envs": (1024, 4096), "env_steps": 200, "loop_steps_per_env": 50, "seeds": (1, 32, 256),
-        "seed_steps": 20_000, "warmup": 5000, "buffer": 1_000_000, "update_reps": 50}
+        "seed_steps": 20_000, "warmup": 5000, "buffer": 1_000_000, "update_reps": 50, "batch": 256}
 TINY = {"envs": (16, 32), "env_steps": 10, "loop_steps_per_env": 8, "seeds": (1, 2, 4), "seed_steps": 600,
-        "warmup": 300, "buffer": 2000, "update_reps": 3}
+        "warmup": 300, "buffer": 2000, "update_reps": 3, "batch": 64}
 ENV = "brax:hopper"
 
 
@@ -90,7 +91,7 @@ def bench_envs(sizes: dict, out: Path) -> list[dict]:
     for n in sizes["envs"]:
         raw = raw_env(n, sizes["env_steps"])
         chunk = n * sizes["loop_steps_per_env"]
-        loop = run_training({"seeds": 1, "num_envs": n, "batch_size": 256, "updates_per_step": 1,
+        loop = run_training({"seeds": 1, "num_envs": n, "batch_size": sizes["batch"], "updates_per_step": 1,
                              "warmup_steps": chunk, "eval_every": chunk, "total_steps": 4 * chunk,
                              "eval_episodes": 16, "buffer_size": max(chunk * 4, 100_000)}, out / f"envs-{n}")
         rows.append({"num_envs": n, "raw_env_steps_per_s": raw, "loop_env_steps_per_s": loop["steady_env_steps_per_s"],
@@ -102,7 +103,7 @@ def bench_envs(sizes: dict, out: Path) -> list[dict]:
 def bench_seeds(sizes: dict, out: Path) -> list[dict]:
     rows = []
     for seeds in sizes["seeds"]:
-        r = run_training({"seeds": seeds, "num_envs": 1, "batch_size": 256, "updates_per_step": 1,
+        r = run_training({"seeds": seeds, "num_envs": 1, "batch_size": sizes["batch"], "updates_per_step": 1,
                           "warmup_steps": sizes["warmup"], "eval_every": sizes["warmup"],
                           "total_steps": sizes["seed_steps"], "eval_episodes": 8, "buffer_size": sizes["buffer"]},
                          out / f"seeds-{seeds}")
