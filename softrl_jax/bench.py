@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Sequence
 
 from softrl_jax.config import ConfigError
@@ -406,8 +407,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"bench on {r['machine']}")
     print_tables(r, rc)
     if json_path:
-        with open(json_path, "w") as f:
-            json.dump(r, f, indent=2)
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(json.dumps(r, indent=2) + "\n")
     return 0
 
 
