@@ -35,10 +35,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Sequence
 
 from softrl_jax.config import ConfigError
+from softrl_jax.io import runstore
 from softrl_jax.train import config_from_flags, parse_flags, show_help
 
 SECTIONS = ("loop", "roofline", "replay", "compile", "autoreset")
@@ -407,8 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"bench on {r['machine']}")
     print_tables(r, rc)
     if json_path:
-        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_path).write_text(json.dumps(r, indent=2) + "\n")
+        runstore.write_json(json_path, r)
     return 0
 
 

@@ -21,13 +21,13 @@ Needs a CUDA build of jax and a GPU (it refuses with one line otherwise). Measur
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Sequence
 
 from softrl_jax.config import ConfigError
+from softrl_jax.io import runstore
 from softrl_jax.train import parse_flags, show_help
 
 FULL = {"envs": (1024, 4096), "env_steps": 200, "loop_steps_per_env": 50, "seeds": (1, 32, 256),
@@ -177,8 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"= {d['dspg_over_sac']:.2f}x (target <= 1.5)")
     print(f"peak device memory: {r['peak_mib'] or 0:.0f} MiB")
     if json_path:
-        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_path).write_text(json.dumps(r, indent=2) + "\n")
+        runstore.write_json(json_path, r)
     return 0
 
 
