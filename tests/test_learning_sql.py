@@ -24,7 +24,9 @@ def test_sql_quick_learns_pendulum():
     rc = algos.run_config("sql", "quick", {"env": "gymnax:Pendulum-v1", "total_steps": 30_000, "seeds": 4})
     trainer = make_train(sql, envs.make(rc.loop.env), rc)
     _, metrics = jax.jit(jax.vmap(trainer.train))(seed_keys(rc.loop.seed, rc.loop.seeds))
-    curve = np.asarray(metrics["eval_return"])  # [seeds, chunks]
+    logged = [c for c in range(trainer.n_chunks) if trainer.logged(c)]  # warm-up-only chunks evaluate nothing
+    curve = np.asarray(metrics["eval_return"])[:, logged]  # [seeds, evaluations]
+    assert np.all(np.isfinite(curve)), curve
     print("eval return per seed (every 1000 steps):\n", np.round(curve).astype(int))
     final = curve[:, -3:].mean(axis=1)  # mean of the last 3 evaluations per seed (8 episodes each)
     assert final.mean() > PENDULUM_FINAL_MEAN, final
