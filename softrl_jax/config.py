@@ -29,8 +29,8 @@ class LoopConfig:
     env: str = fld("gymnax:Pendulum-v1", doc="environment name, e.g. brax:hopper, brax:hopper:spring")
     seeds: int = fld(1, ge=1, doc="independent seeds trained at once (vmapped)")
     seed: int = fld(0, ge=0, doc="base seed; seed i uses PRNGKey(seed + i)")
-    total_steps: int = fld(3_000_000, gt=0, doc="environment transitions per seed, rounded up to a multiple of "
-                                                 "eval_every (DSPG paper: 3e6)")
+    total_steps: int = fld(3_000_000, gt=0, doc="environment transitions per seed, a multiple of eval_every "
+                                                 "(DSPG paper: 3e6)")
     num_envs: int = fld(1, ge=1, doc="parallel training environments per seed (paper: 1)")
     warmup_steps: int = fld(10_000, ge=1, doc="transitions of uniform random actions before learning (counted "
                                                 "in total_steps)")
@@ -202,3 +202,12 @@ def check_loop(loop: LoopConfig, batch_size: int) -> None:
                           " (learning starts once a minibatch is stored)")
     if loop.total_steps <= loop.warmup_steps:
         raise ConfigError(f"--total_steps={loop.total_steps} is out of range; must be > --warmup_steps={loop.warmup_steps}")
+    if loop.total_steps % loop.eval_every:  # the loop runs whole chunks of eval_every transitions
+        lo = loop.total_steps // loop.eval_every * loop.eval_every
+        hi = lo + loop.eval_every
+        nearest = f"--total_steps={lo} or {hi}" if lo > loop.warmup_steps else f"--total_steps={hi}"
+        raise ConfigError(f"--total_steps={loop.total_steps} is not a multiple of --eval_every={loop.eval_every} "
+                          f"(training runs in whole evaluation intervals); choose {nearest}, or another --eval_every")
+    if loop.buffer_size < max(batch_size, 2 * loop.num_envs):
+        raise ConfigError(f"--buffer_size={loop.buffer_size} is out of range; must be >= --batch_size={batch_size} "
+                          f"and >= 2 x --num_envs={loop.num_envs} (a minibatch is drawn from stored transitions)")

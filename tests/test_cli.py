@@ -24,6 +24,12 @@ BAD = [
     (["--progress=maybe"], "--progress='maybe' is not a valid bool"),
     (["positional"], "unexpected argument 'positional'"),
     (["--preset=quick", "--warmup_steps=10"], "--warmup_steps=10 is out of range; must be >= --batch_size=128"),
+    # the three cases of issue 8 (each used to train, write config.json, or end in a traceback)
+    (["--preset=quick", "--num_samples=1", "--baseline=loo"], "--num_samples=1 is out of range for --baseline=loo"),
+    (["--preset=quick", "--buffer_size=10"], "--buffer_size=10 is out of range; must be >= --batch_size=128"),
+    (["--preset=quick", "--eval_every=100000", "--total_steps=2000"],
+     "--total_steps=2000 is not a multiple of --eval_every=100000"),
+    (["--preset=quick", "--total_steps=2500"], "choose --total_steps=2000 or 3000"),
 ]
 
 

@@ -51,5 +51,7 @@ def run_config(algo: str, preset: str | None = None, overrides: Mapping[str, Any
                           (module.PRESETS[preset], "preset field"), (overrides, "flag")):
         loop, cfg = apply_overrides(loop, cfg, layer, source)
     validate(cfg)
+    if hasattr(module, "check"):  # the algorithm's cross-field checks
+        module.check(cfg)
     check_loop(loop, cfg.batch_size)
     return RunConfig(algo, preset, loop, cfg)

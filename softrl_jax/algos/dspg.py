@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import optax
 
 from softrl_jax import ops
-from softrl_jax.config import QUICK_LOOP, fld
+from softrl_jax.config import ConfigError, QUICK_LOOP, fld
 from softrl_jax.distributions import POLICY_KINDS, PolicyDist, make_policy_dist
 from softrl_jax.envs import Transition
 from softrl_jax.networks import STD_HEADS, GaussianPolicyNet, QNetwork
@@ -75,6 +75,13 @@ class State(NamedTuple):
     target_critic: Any
     actor_opt: Any
     critic_opt: Any
+
+
+def check(cfg: Config) -> None:
+    """Cross-field checks (raise ConfigError): the leave-one-out baseline needs other samples."""
+    if cfg.baseline == "loo" and cfg.num_samples < 2:
+        raise ConfigError(f"--num_samples={cfg.num_samples} is out of range for --baseline=loo; must be >= 2 (each "
+                          "sample's baseline is the mean of the other M - 1), or use --baseline=none")
 
 
 def networks(cfg: Config, action_size: int) -> tuple[GaussianPolicyNet, QNetwork]:
