@@ -41,7 +41,7 @@ from softrl_jax.config import ConfigError
 from softrl_jax.io import runstore
 from softrl_jax.train import config_from_flags, parse_flags, show_help
 
-SECTIONS = ("loop", "roofline", "replay", "compile", "autoreset")
+SECTIONS = ("loop", "roofline", "replay", "compile", "autoreset", "checkpoint")
 HUMANOID = (244, 17)  # Brax humanoid: observation and action sizes
 DEMO_FLAGS = ["--algo=dspg", "--env=gymnax:Pendulum-v1", "--seeds=4", "--seed=0", "--preset=quick"]
 AUTORESET_ENVS = ("brax:hopper", "brax:inverted_double_pendulum")
@@ -254,6 +254,44 @@ def bench_replay(rc) -> dict:
     }
 
 
+def bench_checkpoint(rc, buffer_sizes=(None, 1_000_000), saves: int = 3) -> dict:
+    """Orbax checkpoints of this run's whole carry (at its replay size and at 1e6 transitions per
+    seed): seconds the device waits (the save call: the device-to-host copy), seconds until the
+    files are complete, size on disk, and the restore."""
+    import dataclasses
+    from pathlib import Path
+
+    import jax
+
+    from softrl_jax import algos, checkpoint, envs
+    from softrl_jax.loop import make_train, seed_keys
+
+    rows = []
+    for size in buffer_sizes:
+        r2 = rc if size is None else dataclasses.replace(rc, loop=dataclasses.replace(rc.loop, buffer_size=size))
+        trainer = make_train(algos.get(r2.algo), envs.make(r2.loop.env, r2.loop.episode_length or None), r2)
+        init = jax.jit(trainer.vmap()[0])
+        carry = jax.block_until_ready(init(seed_keys(r2.loop.seed, r2.loop.seeds), {}))
+        with tempfile.TemporaryDirectory() as tmp:
+            manager = checkpoint.Manager(tmp)
+            blocking, total = [], []
+            for i in range(1, saves + 1):
+                t = time.perf_counter()
+                manager.save(i, carry, {"next_chunk": i})
+                blocking.append(time.perf_counter() - t)
+                manager.wait()
+                total.append(time.perf_counter() - t)
+            disk = sum(f.stat().st_size for f in (Path(tmp) / str(saves)).rglob("*") if f.is_file())
+            t = time.perf_counter()
+            jax.block_until_ready(manager.restore(carry)[0])
+            restore = time.perf_counter() - t
+            manager.close()
+        rows.append({"buffer_size": r2.loop.buffer_size, "seeds": r2.loop.seeds,
+                     "carry_mib": sum(x.nbytes for x in jax.tree.leaves(carry)) / 2**20, "disk_mib": disk / 2**20,
+                     "save_blocking_s": min(blocking), "save_total_s": min(total), "restore_s": restore})
+    return {"checkpoint": rows}
+
+
 def bench_compile() -> dict:
     """Cold and warm compile of the demo's program, each in a fresh process, and the warm start."""
     out = {}
@@ -375,6 +413,12 @@ def print_tables(r: dict, rc) -> None:
     if "autoreset" in r:
         show("autoreset: env steps/s, 64 MJX environments, random actions",
              [(f"{a['env']} {a['autoreset']}", f"{a['env_steps_per_s']:,.0f}") for a in r["autoreset"]["autoreset"]])
+    if "checkpoint" in r:
+        show(f"checkpoint: the whole carry of {rc.algo} ({rc.preset}) on {rc.loop.env} (orbax, async)",
+             [(f"{c['seeds']} seeds x {c['buffer_size']:,} transitions: carry / on disk [MiB]; device waits / "
+               "complete / restore [s]",
+               f"{c['carry_mib']:.1f} / {c['disk_mib']:.1f}; {c['save_blocking_s']:.2f} / {c['save_total_s']:.2f} / "
+               f"{c['restore_s']:.2f}") for c in r["checkpoint"]["checkpoint"]])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -403,6 +447,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         r["compile"] = bench_compile()
     if "autoreset" in sections:
         r["autoreset"] = bench_autoreset()
+    if "checkpoint" in sections:
+        r["checkpoint"] = bench_checkpoint(rc)
     r["host_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"bench on {r['machine']}")
     print_tables(r, rc)

@@ -58,6 +58,10 @@ class LoopConfig:
     process_id: int = fld(-1, ge=-1, doc="this process (--distributed); -1: JAX_PROCESS_ID or auto-detection")
     cpu_ynn_fusion: bool = fld(False, doc="XLA:CPU's YNNPACK fusions of matrix products (off: 0-40% faster updates "
                                           "on a 2-core CPU, make bench); no effect on GPU or TPU")
+    checkpoint: bool = fld(True, doc="write orbax checkpoints of the whole run to <out>/checkpoints (the newest two "
+                                     "kept) and resume from them when the same command runs again")
+    checkpoint_every: float = fld(300.0, ge=0, doc="seconds of wall clock between checkpoints (one more at the end "
+                                                    "and on SIGTERM/SIGINT); 0: after every chunk")
     compile_cache: str = fld("auto", doc="persistent compilation cache folder; auto: <user cache dir>/softrl-jax/"
                                           "jax; off: disabled")
     # Weights & Biases (host-side, one W&B run per seed; see softrl_jax/io/wandb_log.py)
@@ -127,6 +131,9 @@ def coerce(name: str, value: Any, tp) -> Any:
     return value
 
 
+INT_MAX = 2**31 - 1  # every integer field indexes or counts inside int32 programs
+
+
 def validate(obj) -> None:
     """Check every field of a config dataclass against its metadata; raise ConfigError."""
     for name, f in field_meta(type(obj)).items():
@@ -136,6 +143,8 @@ def validate(obj) -> None:
             raise ConfigError(f"--{name}={v!r} is not valid; valid choices: {', '.join(map(str, m['choices']))}")
         values = v if isinstance(v, tuple) else (v,)
         for x in values:
+            if isinstance(x, int) and not isinstance(x, bool) and x > INT_MAX:  # sizes, counts, seeds: int32
+                raise ConfigError(f"--{name}={v!r} is out of range; must be <= {INT_MAX}")
             if isinstance(x, (int, float)) and not isinstance(x, bool):
                 if "gt" in m and not x > m["gt"]:
                     raise ConfigError(f"--{name}={v!r} is out of range; must be > {m['gt']}")

@@ -62,12 +62,13 @@ class Carry(NamedTuple):
     buffer: Any
     key: chex.PRNGKey  # training stream
     eval_key: chex.PRNGKey  # evaluation stream, folded with the chunk index
+    diverged_at: chex.Array  # [] int32 step at which this seed's update first went non-finite; -1: never
     chunk: chex.Array  # [] int32 chunks done (the same for every seed: unbatched, see CARRY_AXES)
     steps: chex.Array  # [] int32 transitions collected per seed (likewise)
 
 
 # vmap axes of a Carry over seeds: the counters are shared, everything else is per seed.
-CARRY_AXES = Carry(0, 0, 0, 0, 0, 0, None, None)
+CARRY_AXES = Carry(0, 0, 0, 0, 0, 0, 0, None, None)
 
 
 def make_agent(algorithm, cfg, obs_size: int, action_size: int) -> Agent:
@@ -150,7 +151,7 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
         env_state = jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), env_shape)  # chunk 0 replaces it
         noise = jnp.zeros((n, spec.action_size), jnp.float32)
         return Carry(agent.init(agent_key), env_state, noise, buf.init(spec.obs_size, spec.action_size),
-                     train_key, eval_key, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+                     train_key, eval_key, jnp.asarray(-1, jnp.int32), jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
 
     def chunk_keys(carry: Carry):
         """(training key, reset key, evaluation reset key, evaluation run key) of the chunk `carry` starts."""
@@ -191,12 +192,19 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
             noise = jnp.where(info.done[:, None], 0.0, noise)
             buffer = buf.add(c.buffer, transition, info.done, env_state.obs)
             agent_state, out = jax.lax.cond(warm, *skip_or_update(updates, c.agent, buffer, update_key))
+            # Divergence isolation: an update whose losses or new state are not all finite is dropped,
+            # and the seed stays frozen at its last finite agent state from then on (a select per seed
+            # under vmap: the other seeds' numbers are untouched).
+            finite = all_finite((agent_state, out))
+            frozen = (c.diverged_at >= 0) | ~finite
+            agent_state = jax.tree.map(lambda old, new: jnp.where(frozen, old, new), c.agent, agent_state)
+            diverged_at = jnp.where((c.diverged_at < 0) & ~finite, c.steps + n, c.diverged_at)
             trained = ~warm
             out["trained"] = trained.astype(jnp.float32)
             out["episodes"] = jnp.where(trained, jnp.sum(info.done), 0)
             out["episode_return_sum"] = jnp.where(trained, jnp.sum(jnp.where(info.done, info.episode_return, 0.0)), 0.0)
             carry = c._replace(agent=agent_state, env=env_state, noise=noise, buffer=buffer, key=key,
-                               steps=c.steps + n)
+                               diverged_at=diverged_at, steps=c.steps + n)
             return carry, out
 
         return body
@@ -253,6 +261,7 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
         else:
             metrics["eval_return"] = jnp.asarray(jnp.nan, jnp.float32)
         metrics["step"] = carry.steps
+        metrics["diverged_at"] = carry.diverged_at
         return carry._replace(chunk=carry.chunk + 1), metrics
 
     def evaluation(carry: Carry, hparams, starts):
@@ -284,6 +293,12 @@ def skip_or_update(updates: Callable, *args) -> tuple:
         return state, jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), out_shape[1])
 
     return (skip, update, *args)
+
+
+def all_finite(tree) -> chex.Array:
+    """[] bool: every floating-point leaf of `tree` is finite."""
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
 
 
 def _expand(mask: chex.Array, x: chex.Array) -> chex.Array:

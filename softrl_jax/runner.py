@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import json
 import math
 import os
 import time
@@ -195,7 +194,7 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
     import jax.numpy as jnp
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-    from softrl_jax import algos, envs
+    from softrl_jax import algos, checkpoint, envs
     from softrl_jax.io.progress import StepProgress
     from softrl_jax.io.runstore import RunStore
     from softrl_jax.loop import CARRY_AXES, make_train, seed_keys
@@ -204,6 +203,9 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
     loop = rc0.loop
     n_points, seeds = len(points), loop.seeds
     n = n_points * seeds
+    configs = [{**p.rc.flat(), **p.config_extra} for p in points]
+    # a folder that holds a run: the same configuration resumes, another one is refused (before any work)
+    resuming = [checkpoint.check_same_config(p.rc.loop.out, c) for p, c in zip(points, configs)]
     setup(loop, n)
     writer = jax.process_index() == 0
     devices = choose_devices(loop.devices, n)
@@ -232,8 +234,14 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
     desc = description or f"{rc0.algo} {loop.env} " + (f"{n_points} points x " if n_points > 1 else "") + \
         f"{seeds} seeds"
     bar = StepProgress(trainer.steps_at(trainer.n_chunks - 1), desc, enabled=writer and progress and loop.progress)
-    ok = False
+    ok, preempted = False, False
     loggers: list[list[Logger]] = [[] for _ in points]
+    # every process saves into process 0's folder (orbax writes one checkpoint from all processes; on
+    # several hosts that folder must be on a file system they share)
+    ckpt_dir = _from_process_0(str(checkpoint.checkpoint_dir(rc0.loop.out)))
+    manager = checkpoint.Manager(ckpt_dir) if loop.checkpoint else None
+    stop = checkpoint.StopSignals()
+    stop.__enter__()
     try:
         t0 = time.perf_counter()
         # Lowering traces everything: a traced field used in Python control flow fails here, before any file.
@@ -251,20 +259,57 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
             chunk_c, eval_c, resets_c, init_c = (f.result() for f in futures)
         compile_s = time.perf_counter() - t0
 
-        stores = []
-        if writer:
-            for i, p in enumerate(points):
-                stores.append(RunStore(p.rc.loop.out))
-                stores[-1].write_config({**p.rc.flat(), **p.config_extra})
-                loggers[i] = list(loggers_for(i)) if loggers_for else []
-
         t = time.perf_counter()
-        carry = jax.block_until_ready(init_c(keys, hparams))
+        carry = init_c(keys, hparams)
+        host: dict = {}
+        if manager is not None and _from_process_0(str(any(resuming))) == "True" and manager.latest() is not None:
+            try:
+                carry, host = manager.restore(carry)  # laid out like the fresh carry: this run's devices
+            except Exception as e:  # e.g. padded to another number of devices than when it was written
+                raise ConfigError(f"the checkpoint in {ckpt_dir} does not fit this program ({type(e).__name__}); "
+                                  "resume on as many devices as it was written on (--devices, --cpu_devices), or "
+                                  "delete the folder to start over") from None
+            if writer and host.get("outs") != [p.rc.loop.out for p in points]:
+                raise ConfigError(f"the checkpoints in {checkpoint.checkpoint_dir(rc0.loop.out)} belong to the points "
+                                  f"{host.get('outs')}, not {[p.rc.loop.out for p in points]}; delete them to start over")
+        carry = jax.block_until_ready(carry)
         init_s, ready_unix = time.perf_counter() - t, time.time()
+        start = host.get("next_chunk", 0)
+        time_before = host.get("time_s", 0.0)  # time_s of the rows continues across resumes
+
+        stores = []
         records: list[list[dict]] = [[] for _ in points]
+        if writer:
+            from softrl_jax.io.runstore import read_metrics
+
+            for i, p in enumerate(points):
+                stores.append(RunStore(p.rc.loop.out, keep_bytes=host["metrics_bytes"][i] if host else 0))
+                stores[-1].write_config(configs[i])
+                if host:
+                    records[i] = read_metrics(p.rc.loop.out)
+                ids = host.get("wandb_ids", [None] * n_points)[i] if host else None
+                loggers[i] = list(loggers_for(i, ids) if ids else loggers_for(i)) if loggers_for else []
+
+        def save(next_chunk: int) -> None:
+            nonlocal last_save
+            if manager is None:
+                return
+            meta = {"next_chunk": next_chunk, "prev_step": prev_step, "time_s": time_before + time.perf_counter() - t0,
+                    "outs": [p.rc.loop.out for p in points],
+                    "metrics_bytes": [st.size() for st in stores] if writer else [],
+                    "wandb_ids": [next((lg.ids for lg in lgs if hasattr(lg, "ids")), None) for lgs in loggers]}
+            manager.save(next_chunk, carry, meta)
+            last_save = time.perf_counter()
+
         first_logged = next(c for c in range(trainer.n_chunks) if trainer.logged(c))
-        prev_step, t_train, steady_steps, steady_s = 0, time.perf_counter(), 0, 0.0
-        for c in range(trainer.n_chunks):
+        prev_step, t_train, steady_steps, steady_s = host.get("prev_step", 0), time.perf_counter(), 0, 0.0
+        last_save, sps = time.perf_counter(), 0.0
+        for c in range(start, trainer.n_chunks):
+            if stop.signum is not None:  # SIGTERM / SIGINT: checkpoint what is done, then stop
+                save(c)
+                preempted = True
+                raise checkpoint.Stopped(stop.signum, prev_step, trainer.steps_at(trainer.n_chunks - 1),
+                                         [p.rc.loop.out for p in points])
             t = time.perf_counter()
             starts = resets_c(carry)
             carry, metrics = chunk_c(carry, hparams, starts)
@@ -280,9 +325,8 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
             prev_step = step
             if not trainer.logged(c):
                 bar.update(step, f"warm-up  {sps:8.0f} steps/s")
-                continue
-            if writer:
-                elapsed = time.perf_counter() - t0
+            elif writer:
+                elapsed = time_before + time.perf_counter() - t0
                 for i in range(n_points):
                     rows = seed_records({k: v[i] for k, v in metrics.items()}, loop, step, sps, elapsed)
                     stores[i].append(rows)
@@ -290,14 +334,23 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
                         log(rows)
                     records[i].extend(rows)
                 bar.update(step, f"eval {float(np.nanmean(metrics['eval_return'])):9.1f}  {sps:8.0f} steps/s")
+            if c == trainer.n_chunks - 1 or time.perf_counter() - last_save >= loop.checkpoint_every:
+                save(c + 1)  # after the chunk's rows are in metrics.jsonl, so the checkpoint never lags them
+        if stop.signum is not None:
+            preempted = True
+            raise checkpoint.Stopped(stop.signum, prev_step, prev_step, [p.rc.loop.out for p in points])
         train_s = time.perf_counter() - t_train
         ok = True
     finally:
+        stop.__exit__(None, None, None)
         bar.close()
+        if manager is not None:
+            manager.wait()  # the last checkpoint is complete before the process goes on or exits
+            manager.close()
         for point_loggers in loggers:
             for log in point_loggers:
                 if hasattr(log, "finish"):
-                    log.finish(exit_code=0 if ok else 1)
+                    log.finish(exit_code=0 if ok else (143 if preempted else 1), preempted=preempted)
 
     buffer_bytes = sum(math.prod(x.shape[1:]) * x.dtype.itemsize for x in jax.tree.leaves(carry_shape.buffer))
     result = Result(records, compile_s, init_s, train_s,
@@ -307,6 +360,18 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
         for i, p in enumerate(points):
             write_summary(p.rc, records[i], result)
     return result
+
+
+def _from_process_0(text: str) -> str:
+    """Process 0's value of `text` on every process (itself when there is one process)."""
+    import jax
+
+    if jax.process_count() == 1:
+        return text
+    from jax.experimental import multihost_utils
+
+    data = np.frombuffer(text.encode().ljust(4096, b"\0")[:4096], np.uint8)
+    return bytes(np.asarray(multihost_utils.broadcast_one_to_all(data))).rstrip(b"\0").decode()
 
 
 def _global(x: np.ndarray, sharding):
@@ -332,7 +397,10 @@ def seed_records(metrics: dict, loop: LoopConfig, step: int, env_steps_per_s: fl
     records = []
     for s in range(loop.seeds):
         r = {"seed": loop.seed + s, "step": step}
-        r.update({k: float(np.asarray(v)[s]) for k, v in metrics.items() if k != "step"})
+        r.update({k: float(np.asarray(v)[s]) for k, v in metrics.items() if k not in ("step", "diverged_at")})
+        if "diverged_at" in metrics:  # frozen at its last finite state since that step (softrl_jax.loop)
+            at = int(np.asarray(metrics["diverged_at"])[s])
+            r.update(diverged=at >= 0, diverged_at=at if at >= 0 else None)
         r.update(env_steps_per_s=env_steps_per_s, time_s=time_s)
         records.append(r)
     return records
@@ -350,7 +418,6 @@ def write_summary(rc: RunConfig, records: list[dict], result: Result) -> None:
         "padded": result.padded, "replay_mib_per_seed": result.buffer_bytes_per_run / 2**20,
         "ready_unix": result.ready_unix,
     }
-    path = Path(rc.loop.out) / "summary.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    os.replace(tmp, path)
+    from softrl_jax.io.runstore import write_json
+
+    write_json(Path(rc.loop.out) / "summary.json", summary)

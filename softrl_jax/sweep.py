@@ -45,6 +45,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from softrl_jax.config import ConfigError, LoopConfig, RunConfig, field_types, flag_names
+from softrl_jax.io import runstore
 from softrl_jax.train import parse_flags, show_help
 
 # Float fields whose values only enter the computation as numbers (never shapes or Python branches),
@@ -335,7 +336,7 @@ def train_group(points: Sequence[Point], *, loggers_for=None, progress: bool = T
     result = runner.run(
         [runner.Point(p.rc, {"sweep_point": p.label, "sweep_params": p.params}) for p in points],
         hparam_fields=varying_fields(points, batchable),
-        loggers_for=(lambda i: loggers_for(points[i])) if loggers_for else None, progress=progress)
+        loggers_for=(lambda i, resume_ids=None: loggers_for(points[i])) if loggers_for else None, progress=progress)
     return {p.index: result.records[i] for i, p in enumerate(points)}
 
 
@@ -405,16 +406,43 @@ def main(argv: Sequence[str] | None = None) -> int:
                               "valid choices without them: auto, offline, off")
         env_name = str(overrides.get("env", fixed.get("env", LoopConfig.env)))
         sweep_dir = opts.get("sweep_dir") or _sweep_dir(algo, env_name)
-        if Path(sweep_dir).exists() and any(Path(sweep_dir).iterdir()):
-            raise ConfigError(f"--sweep_dir={sweep_dir!r} is not empty; choose another or delete it")
+        if Path(sweep_dir).exists() and any(Path(sweep_dir).iterdir()) and not (Path(sweep_dir) / "sweep.json").exists():
+            raise ConfigError(f"--sweep_dir={sweep_dir!r} is not empty and holds no sweep; choose another or delete it")
         overrides = {**overrides, "wandb": wandb_flag}
         points = build_points(algo, spec, overrides, count or 0, sampler_seed, sweep_dir)
+        check_resumable(sweep_dir, algo, points)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if mode == "online":
         return run_online(algo, spec, overrides, count, sweep_dir)
     return run_offline(algo, module, spec, points, sweep_dir, mode, max_points)
+
+
+def _manifest_points(points: Sequence[Point]) -> list[dict]:
+    return json.loads(json.dumps([{"folder": Path(p.folder).name, "params": p.params, "label": p.label}
+                                  for p in points], default=list))
+
+
+def check_resumable(sweep_dir: str, algo: str, points: Sequence[Point]) -> bool:
+    """True when `sweep_dir` holds this same sweep (it will resume), False when it holds none;
+    ConfigError when it holds another one."""
+    path = Path(sweep_dir) / "sweep.json"
+    if not path.exists():
+        return False
+    try:
+        old = json.loads(path.read_text())
+    except ValueError as e:
+        raise ConfigError(f"--sweep_dir={sweep_dir!r}: sweep.json is unreadable ({e}); choose another or delete it") from None
+    if old.get("algo") != algo or old.get("points") != _manifest_points(points):
+        raise ConfigError(f"--sweep_dir={sweep_dir!r} holds another sweep ({old.get('algo')}, {len(old.get('points', []))} "
+                          f"points); resume it with its own flags, or choose another --sweep_dir")
+    return True
+
+
+def finished(p: Point) -> bool:
+    """A point's run ended: its summary.json is written last, once every chunk is in metrics.jsonl."""
+    return (Path(p.rc.loop.out) / "summary.json").exists()
 
 
 def run_offline(algo: str, module, spec: dict, points: list[Point], sweep_dir: str, mode: str,
@@ -426,11 +454,16 @@ def run_offline(algo: str, module, spec: dict, points: list[Point], sweep_dir: s
     if max_points:  # bound the memory of one program: P x S replay buffers live on the device at once
         groups = [g[i:i + max_points] for g in groups for i in range(0, len(g), max_points)]
     Path(sweep_dir).mkdir(parents=True, exist_ok=True)
+    resumed = check_resumable(sweep_dir, algo, points)
     manifest = {"algo": algo, "method": spec["method"], "metric": spec.get("metric"), "wandb_mode": mode,
-                "points": [{"folder": Path(p.folder).name, "params": p.params, "label": p.label} for p in points],
+                "points": _manifest_points(points),
                 "groups": [{"points": [Path(p.folder).name for p in g],
                             "vmapped_fields": varying_fields(g, batchable)} for g in groups]}
-    (Path(sweep_dir) / "sweep.json").write_text(json.dumps(manifest, indent=2, default=list) + "\n")
+    runstore.write_json(Path(sweep_dir) / "sweep.json", manifest)
+    if resumed:
+        done = sum(finished(p) for p in points)
+        print(f"resuming the sweep in {sweep_dir}: {done} of {len(points)} point(s) finished; unfinished groups "
+              "continue from their checkpoints", file=sys.stderr)
     print(f"sweep {algo} ({spec['method']}): {len(points)} point(s) x {points[0].rc.loop.seeds} seeds in "
           f"{len(groups)} compiled program(s); W&B {mode}; results in {sweep_dir}", file=sys.stderr)
 
@@ -448,6 +481,9 @@ def run_offline(algo: str, module, spec: dict, points: list[Point], sweep_dir: s
     pending = list(groups)
     while pending:
         group = pending.pop(0)
+        if all(finished(p) for p in group):  # a resumed sweep skips what is done
+            results.update({p.index: runstore.read_metrics(p.rc.loop.out) for p in group})
+            continue
         try:
             results.update(train_group(group, loggers_for=loggers_for, batchable=batchable))
         except _tracer_errors() as e:
@@ -469,9 +505,16 @@ def summary(points: Sequence[Point], results: dict[int, list[dict]], spec: dict,
         steps = sorted({r["step"] for r in recs})
         if not steps:
             continue
-        final = np.nanmean([r.get(metric, np.nan) for r in recs if r["step"] == steps[-1]])
-        best = max(np.nanmean([r.get(metric, np.nan) for r in recs if r["step"] == t]) for t in steps)
-        print(f"{Path(p.folder).name:<48} {final:18.1f} {best:10.1f}")
+        diverged = {r["seed"] for r in recs if r.get("diverged")}
+        seeds = {r["seed"] for r in recs}
+        if diverged == seeds:
+            print(f"{Path(p.folder).name:<48} {'all ' + str(len(seeds)) + ' seeds diverged':>29}")
+            continue
+        kept = [r for r in recs if r["seed"] not in diverged]  # counted, never averaged in
+        final = np.nanmean([r.get(metric, np.nan) for r in kept if r["step"] == steps[-1]])
+        best = max(np.nanmean([r.get(metric, np.nan) for r in kept if r["step"] == t]) for t in steps)
+        note = f"   ({len(diverged)} of {len(seeds)} seeds diverged, left out)" if diverged else ""
+        print(f"{Path(p.folder).name:<48} {final:18.1f} {best:10.1f}{note}")
     print(f"{len(points)} point(s) in {seconds:.0f} s; local results: {sweep_dir} "
           f"(python -m softrl_jax.report --runs={sweep_dir})")
     if mode == "offline":

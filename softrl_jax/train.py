@@ -5,6 +5,11 @@ r"""Command line: train one algorithm on one environment with several vmapped se
 
 Every config field is a `--name=value` flag (the form W&B sweep agents pass). Bad input prints one
 line naming the value and the valid choices and exits with code 2 before anything is written.
+
+Long runs: the same command with the same --out continues from the newest checkpoint in
+<out>/checkpoints (written every --checkpoint_every seconds, at the end and on SIGTERM/SIGINT);
+`--resume=PATH` does the same with the flags of PATH/config.json. SIGTERM/SIGINT stop after the chunk
+in flight with exit code 143/130.
 """
 
 from __future__ import annotations
@@ -55,10 +60,31 @@ def parse_flags(argv: Sequence[str]) -> dict[str, str]:
     return flags
 
 
+def resume_flags(flags: dict[str, str]) -> dict[str, str]:
+    """`--resume=PATH`: the flags of the run in PATH (its config.json), then the other flags given,
+    with `--out=PATH`. A flag that changes what the run computes is refused when the run resumes."""
+    import json
+
+    path = flags.pop("resume")
+    config_path = Path(path) / "config.json"
+    if not config_path.is_file():
+        raise ConfigError(f"--resume={path!r} holds no run (no config.json); pass the --out folder of a run")
+    try:
+        config = json.loads(config_path.read_text())
+    except ValueError as e:
+        raise ConfigError(f"--resume={path!r}: config.json is unreadable ({e})") from None
+    if "out" in flags and flags["out"] != path:
+        raise ConfigError(f"--resume={path!r} and --out={flags['out']!r} disagree; give one of them")
+    base = {k: ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in config.items()}
+    return {**base, **flags, "out": path}
+
+
 def config_from_flags(argv: Sequence[str]) -> RunConfig:
     from softrl_jax import algos
 
     flags = parse_flags(argv)
+    if "resume" in flags:
+        flags = resume_flags(flags)
     algo = flags.pop("algo", "dspg")
     preset = flags.pop("preset", None)  # None: the algorithm's default preset
     return algos.run_config(algo, preset, flags)
@@ -77,10 +103,10 @@ def run(rc: RunConfig, loggers: Sequence[Logger] = (), quiet: bool = False) -> t
     if not rc.loop.out:
         rc = dataclasses.replace(rc, loop=dataclasses.replace(rc.loop, out=default_out(rc)))
 
-    def loggers_for(_):
+    def loggers_for(_, resume_ids=None):
         from softrl_jax.io.wandb_log import seed_runs_for
 
-        wandb_runs = seed_runs_for(rc)  # one W&B run per seed, or None (--wandb=off)
+        wandb_runs = seed_runs_for(rc, resume_ids=resume_ids)  # one W&B run per seed, or None (--wandb=off)
         return (*loggers, wandb_runs) if wandb_runs else tuple(loggers)
 
     t0 = time.perf_counter()
@@ -102,16 +128,26 @@ def report(rc: RunConfig, records: list[dict], buffer_mb: float, seconds: float)
     png = plot_curves({rc.algo: records}, out / "curve.png",
                       f"{rc.algo} ({rc.preset}) on {rc.loop.env}")
     rows = summary_rows(records)
+    diverged = {r["seed"]: r["diverged_at"] for r in records if r.get("diverged")}  # the last row per seed wins
     table = Table()
-    for col in ("seed", "final", "best"):
+    for col in ("seed", "final", "best", "diverged"):
         table.add_column(col, justify="right")
     for seed, final, best in rows:
-        table.add_row(str(seed), f"{final:.1f}", f"{best:.1f}")
-    finals = np.array([r[1] for r in rows])
-    table.add_row("mean", f"{finals.mean():.1f}", f"{np.mean([r[2] for r in rows]):.1f}", style="bold")
+        at = diverged.get(seed)
+        table.add_row(str(seed), f"{final:.1f}", f"{best:.1f}", "" if at is None else f"at step {at}",
+                      style="red" if at is not None else None)
+    kept = [r for r in rows if r[0] not in diverged]  # a diverged seed is counted, never averaged in
+    label = "mean" if not diverged else f"mean of {len(kept)}"
+    table.add_row(label, f"{np.mean([r[1] for r in kept]):.1f}" if kept else "-",
+                  f"{np.mean([r[2] for r in kept]):.1f}" if kept else "-", f"{len(diverged)} of {len(rows)}",
+                  style="bold")
     console = Console()
     console.print(f"[bold]{rc.algo} ({rc.preset}) on {rc.loop.env}[/bold]: deterministic evaluation return")
     console.print(table)
+    if diverged:
+        console.print(f"[red]{len(diverged)} of {len(rows)} seeds diverged[/red] (a loss or parameter went non-finite): "
+                      "each is frozen at its last finite state from that step on, flagged diverged in metrics.jsonl, "
+                      "and left out of the mean")
     console.print(f"{len(rows)} seeds x {rc.loop.total_steps} steps in {seconds:.0f} s; "
                   f"replay {buffer_mb:.1f} MiB per seed; curve: {png}; metrics: {out / 'metrics.jsonl'}")
 
@@ -147,20 +183,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 2
         return 0
+    from softrl_jax.checkpoint import Stopped
+
     try:
         rc = config_from_flags(argv)
-        if rc.loop.out:
-            p = Path(rc.loop.out)
-            if (p / "metrics.jsonl").exists() or (p / "config.json").exists():
-                raise ConfigError(f"--out={rc.loop.out!r} already holds a run; choose another --out or delete it")
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     try:
         run(rc)
-    except ConfigError as e:  # found once devices are known (e.g. --devices=8 on 4), before any file
+    except ConfigError as e:  # found by the runner before any file (a changed config on resume, --devices=8 on 4)
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a write failed mid-run (disk full, folder removed): the last checkpoint is intact
+        print(f"error: {e.strerror or e} ({e.filename or rc.loop.out}); the newest complete checkpoint in "
+              f"{rc.loop.out or 'the run folder'}/checkpoints is intact: free the space and run the same command again",
+              file=sys.stderr)
+        return 1
+    except Stopped as e:
+        print(f"{e}; checkpoint written. Resume with: python -m softrl_jax.train --resume={e.outs[0]}", file=sys.stderr)
+        return e.exit_code
     return 0
 
 

@@ -26,7 +26,7 @@ def test_matmul_rate_matches_its_flop_count():
 
 
 @pytest.mark.parametrize("argv, needle", [
-    (["--sections=loop,nope"], "valid choices: loop, roofline, replay, compile, autoreset"),
+    (["--sections=loop,nope"], "valid choices: loop, roofline, replay, compile, autoreset, checkpoint"),
     (["--chunks=0"], "--chunks=0 is out of range"),
     (["--algo=ppo"], "unknown algo 'ppo'"),
 ])

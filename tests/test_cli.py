@@ -42,6 +42,14 @@ def test_bad_input_one_line_exit_2_nothing_written(argv, message, tmp_path, caps
     assert not out.exists()
 
 
+def test_out_under_a_file_is_refused_before_anything(tmp_path, capsys):
+    (tmp_path / "file.txt").write_text("x")
+    assert main(["--preset=quick", f"--out={tmp_path / 'file.txt' / 'run'}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "cannot be a folder" in err and "is a file" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
+
+
 def test_existing_run_folder_is_refused(tmp_path, capsys):
     (tmp_path / "metrics.jsonl").write_text("")
     assert main([f"--out={tmp_path}"]) == 2

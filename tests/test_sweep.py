@@ -14,9 +14,9 @@ from softrl_jax import algos, envs, sweep
 from softrl_jax.io.runstore import read_metrics
 from softrl_jax.loop import make_train, seed_keys
 
-# A tiny DSPG run: 3 chunks of 400 transitions, the first 200 warm-up; 1000 steps round up to 1200.
+# A tiny DSPG run: 3 chunks of 400 transitions, the first 200 warm-up.
 TINY = {"env": "gymnax:Pendulum-v1", "hidden": (16, 16), "num_samples": 4, "batch_size": 32,
-        "warmup_steps": 200, "eval_every": 400, "total_steps": 1000, "eval_episodes": 2,
+        "warmup_steps": 200, "eval_every": 400, "total_steps": 1200, "eval_episodes": 2,
         "episode_length": 100, "buffer_size": 2000, "num_envs": 2, "updates_per_step": 1,
         "seeds": 2, "progress": False, "wandb": "off", "preset": "quick"}
 # Points that differ only in shape-keeping floats: one compiled program. The test takes the first and

@@ -17,29 +17,42 @@ def _clean(v: Any) -> Any:
 
 
 class RunStore:
-    """Writes one run folder. Refuses a folder that already holds a run."""
+    """Writes one run folder: config.json atomically, metrics.jsonl appended and flushed per chunk.
+    A resumed run keeps the first `keep_bytes` bytes of metrics.jsonl (its length at the checkpoint)."""
 
-    def __init__(self, out: str | os.PathLike):
+    def __init__(self, out: str | os.PathLike, keep_bytes: int = 0):
         self.dir = Path(out)
-        if (self.dir / "metrics.jsonl").exists() or (self.dir / "config.json").exists():
-            raise FileExistsError(f"--out={str(out)!r} already holds a run; choose another --out or delete it")
         self.dir.mkdir(parents=True, exist_ok=True)
         self.metrics_path = self.dir / "metrics.jsonl"
+        if self.metrics_path.exists():
+            os.truncate(self.metrics_path, keep_bytes)
+        else:
+            self.metrics_path.touch()
 
     def write_config(self, config: dict) -> None:
-        (self.dir / "config.json").write_text(json.dumps(config, indent=2, default=list) + "\n")
+        write_json(self.dir / "config.json", config, atomic=True)
 
     def append(self, records: Iterable[dict]) -> None:
         with self.metrics_path.open("a") as f:
             for r in records:
                 f.write(json.dumps({k: _clean(v) for k, v in r.items()}) + "\n")
 
+    def size(self) -> int:
+        return self.metrics_path.stat().st_size
 
-def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Write `obj` as indented JSON to `path`, creating its folder."""
+
+def write_json(path: str | os.PathLike, obj: Any, atomic: bool = True) -> Path:
+    """Write `obj` as indented JSON to `path`, creating its folder; atomically (a temporary file renamed
+    over it), so a reader or a kill never sees half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=2, default=list) + "\n")
+    text = json.dumps(obj, indent=2, default=list) + "\n"
+    if not atomic:
+        path.write_text(text)
+        return path
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
     return path
 
 

@@ -109,12 +109,13 @@ class SeedRuns:
 
     def __init__(self, rc, seeds: Sequence[int], *, mode: str, point: str = "", job_type: str = "train",
                  extra_config: dict | None = None, extra_tags: Sequence[str] = (), directory: str | None = None,
-                 announce: bool = True):
+                 announce: bool = True, resume_ids: dict | None = None):
         import wandb
 
         loop = rc.loop
         self.mode, self.announce = mode, announce
         self.runs: dict[int, Any] = {}
+        self.warned = False
         sweep = sweep_context() if mode == "online" else None
         group = loop.wandb_group or group_name(rc.algo, loop.env, rc.preset, point)
         tags = [rc.algo, loop.env, rc.preset, *extra_tags,
@@ -141,6 +142,8 @@ class SeedRuns:
             if sweep and i == 0:  # the agent's run: this seed reports to the sweep controller
                 kwargs["id"] = sweep["run_id"] or None
                 settings["sweep_id"] = sweep["sweep_id"]
+            if resume_ids and resume_ids.get(str(seed)):  # a resumed run continues its W&B runs
+                kwargs.update(id=resume_ids[str(seed)], resume="allow")
             kwargs["settings"] = wandb.Settings(**settings)
             self.runs[int(seed)] = wandb.init(
                 project=project, entity=entity,
@@ -156,12 +159,32 @@ class SeedRuns:
             data = {k: v for k, v in r.items()
                     if k not in ("seed", "step") and isinstance(v, (int, float)) and not (isinstance(v, float) and math.isnan(v))}
             data["env_step"] = int(r["step"])
-            run.log(data, step=int(r["step"]))
+            try:
+                run.log(data, step=int(r["step"]))
+            except Exception as e:  # network, quota, a dead W&B service: local files stay complete
+                if not self.warned:
+                    import sys
 
-    def finish(self, exit_code: int = 0) -> None:
+                    print(f"warning: W&B logging failed ({type(e).__name__}: {e}); training goes on, local files "
+                          "stay complete", file=sys.stderr)
+                    self.warned = True
+
+    @property
+    def ids(self) -> dict[str, str]:
+        """W&B run id per seed (saved in checkpoints, so a resumed run continues them)."""
+        return {str(seed): run.id for seed, run in self.runs.items()}
+
+    def finish(self, exit_code: int = 0, preempted: bool = False) -> None:
         dirs = [str(Path(run.dir).parent) for run in self.runs.values()]
         for run in self.runs.values():
-            run.finish(exit_code=exit_code)
+            try:
+                if preempted:
+                    run.mark_preempting()
+                run.finish(exit_code=exit_code)
+            except Exception as e:
+                import sys
+
+                print(f"warning: W&B run {run.id} did not finish cleanly ({type(e).__name__}: {e})", file=sys.stderr)
         self.runs = {}
         if self.announce and self.mode == "offline" and dirs:
             import sys

@@ -1,0 +1,196 @@
+"""Checkpoints of a run (orbax), resume checks, and graceful stops. Used by `softrl_jax.runner` only.
+
+A checkpoint is the WHOLE scan carry of every run of a program (agent parameters, optimiser states,
+target networks, environment states, the replay buffer, exploration noise, PRNG keys, chunk
+counters) plus what the host needs to continue: the next chunk, the byte length of each
+metrics.jsonl at that moment, the last step and elapsed time, and the W&B run ids. Checkpoints live
+in `<out>/checkpoints/<next chunk>/` (a sweep group: in its first point's folder), are written by
+orbax's CheckpointManager asynchronously (the device-to-host copy blocks, the file writing does not)
+and atomically (a step folder appears only once complete; orbax leaves unfinished ones under a
+temporary name and removes them on the next start), and the newest two are kept.
+
+Resuming restores the carry bit for bit, truncates metrics.jsonl back to the checkpoint's length
+and runs the remaining chunks with the same compiled programs, so a run resumed after SIGKILL at any
+moment writes the same rows (wall-clock fields aside) and ends with the same parameters as a run
+never interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from pathlib import Path
+from typing import Any, Sequence
+
+from softrl_jax.config import ConfigError
+
+# Fields a resumed run may change: where and how it runs, never what it computes (devices can change
+# float rounding; see README "Same numbers on more devices?").
+MAY_CHANGE = frozenset({
+    "progress", "compile_cache", "checkpoint", "checkpoint_every", "devices", "cpu_devices", "distributed",
+    "coordinator", "num_processes", "process_id", "cpu_ynn_fusion", "wandb", "wandb_project", "wandb_entity",
+    "wandb_group", "wandb_tags"})
+KEEP = 2  # newest checkpoints kept
+
+
+def _json(v: Any) -> Any:
+    return json.loads(json.dumps(v, default=list))
+
+
+def existing_config(out: str | Path) -> dict | None:
+    """The config.json of a run folder, None when there is none; ConfigError when the folder holds
+    metrics without a config (not a run this suite can continue)."""
+    out = Path(out)
+    if (out / "config.json").exists():
+        try:
+            return json.loads((out / "config.json").read_text())
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"--out={str(out)!r} holds an unreadable config.json ({e}); choose another --out "
+                              "or delete it") from None
+    if (out / "metrics.jsonl").exists():
+        raise ConfigError(f"--out={str(out)!r} already holds a run without config.json; choose another --out or "
+                          "delete it")
+    return None
+
+
+def check_writable(out: str | Path) -> None:
+    """ConfigError unless `out` is, or can be created as, a writable folder (nothing is created here)."""
+    import os
+
+    path = Path(out).absolute()
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(f"--out={str(out)!r} cannot be a folder: {str(probe)!r} is a file; choose another --out")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out={str(out)!r} is not writable ({str(probe)!r} denies writing); choose another --out")
+
+
+def check_same_config(out: str | Path, config: dict) -> bool:
+    """True when `out` holds a run of the same configuration (it will be resumed), False when it holds
+    none; ConfigError naming the differing fields otherwise."""
+    check_writable(out)
+    old = existing_config(out)
+    if old is None:
+        return False
+    new = _json(config)
+    diff = sorted(k for k in set(old) | set(new) if k not in MAY_CHANGE and old.get(k) != new.get(k))
+    if diff:
+        shown = ", ".join(f"--{k}={_flag(new.get(k))} (the run has {_flag(old.get(k))})" for k in diff[:6])
+        more = f" and {len(diff) - 6} more" if len(diff) > 6 else ""
+        raise ConfigError(f"--out={str(out)!r} holds a run with another configuration: {shown}{more}; resume with "
+                          "the run's own flags (--resume=PATH), or choose another --out")
+    return True
+
+
+def _flag(v: Any) -> str:
+    if isinstance(v, list):
+        return ",".join(map(str, v))
+    return "(unset)" if v is None else str(v)
+
+
+def checkpoint_dir(out: str | Path) -> Path:
+    return Path(out).absolute() / "checkpoints"
+
+
+class Manager:
+    """The newest `KEEP` checkpoints of one program's carry, saved asynchronously and atomically."""
+
+    def __init__(self, directory: str | Path):
+        import orbax.checkpoint as ocp
+
+        self._ocp = ocp
+        options = ocp.CheckpointManagerOptions(max_to_keep=KEEP, create=True, enable_async_checkpointing=True,
+                                               cleanup_tmp_directories=True)
+        self.mgr = ocp.CheckpointManager(Path(directory).absolute(), options=options)
+
+    def latest(self) -> int | None:
+        return self.mgr.latest_step()
+
+    def save(self, step: int, carry, host: dict) -> bool:
+        """Start saving; returns once the carry is copied off the device (False: `step` exists)."""
+        if step in self.mgr.all_steps():
+            return False
+        ocp = self._ocp
+        return self.mgr.save(step, args=ocp.args.Composite(carry=ocp.args.StandardSave(carry),
+                                                            host=ocp.args.JsonSave(host)), force=True)
+
+    def restore(self, target, step: int | None = None) -> tuple[Any, dict]:
+        """(carry laid out like `target`, host dict) of `step` (default the newest)."""
+        ocp = self._ocp
+        step = self.latest() if step is None else step
+        r = self.mgr.restore(step, args=ocp.args.Composite(carry=ocp.args.StandardRestore(target),
+                                                            host=ocp.args.JsonRestore()))
+        return r["carry"], dict(r["host"])
+
+    def wait(self) -> None:
+        self.mgr.wait_until_finished()
+
+    def close(self) -> None:
+        self.mgr.close()
+
+
+def read_carry(out: str | Path, step: int | None = None) -> tuple[dict, dict]:
+    """(carry as a dict of numpy arrays, host dict) of a run's checkpoint (default the newest), read
+    without its program and on any device count (e.g. to compare final parameters)."""
+    import jax
+    import numpy as np
+    import orbax.checkpoint as ocp
+
+    handlers = {"carry": ocp.StandardCheckpointHandler(), "host": ocp.JsonCheckpointHandler()}
+    with ocp.CheckpointManager(checkpoint_dir(out), item_handlers=handlers) as mgr:
+        step = mgr.latest_step() if step is None else step
+        one = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+        target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=one),
+                              mgr.item_metadata(step)["carry"])
+        r = mgr.restore(step, args=ocp.args.Composite(carry=ocp.args.StandardRestore(target),
+                                                       host=ocp.args.JsonRestore()))
+    return jax.tree.map(np.asarray, r["carry"]), dict(r["host"])
+
+
+class Stopped(Exception):
+    """SIGTERM or SIGINT stopped a run after a checkpoint was written."""
+
+    def __init__(self, signum: int, step: int, total: int, outs: Sequence[str]):
+        self.signum, self.step, self.total, self.outs = signum, step, total, list(outs)
+        super().__init__(f"stopped by {signal.Signals(signum).name} at step {step} of {total}")
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum  # 143 for SIGTERM, 130 for SIGINT
+
+
+class StopSignals:
+    """While active, the first SIGTERM/SIGINT asks the run to stop after the chunk in flight (the
+    runner then writes a checkpoint and raises Stopped); a second one stops at once, leaving the
+    last complete checkpoint. Only in the main thread (elsewhere signals cannot be caught)."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self, enabled: bool = True):
+        self.signum: int | None = None
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self._old: dict = {}
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:  # second signal: stop now
+            import os
+
+            os._exit(128 + signum)
+        self.signum = signum
+        import sys
+
+        print(f"\n{signal.Signals(signum).name}: stopping after the chunk in flight and writing a checkpoint "
+              "(send it again to stop at once)", file=sys.stderr, flush=True)
+
+    def __enter__(self):
+        if self.enabled:
+            self._old = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for s, h in self._old.items():
+            signal.signal(s, h)
+        return False
