@@ -255,8 +255,8 @@ def bench_replay(rc) -> dict:
 
 
 def bench_checkpoint(rc, buffer_sizes=(None, 1_000_000), saves: int = 3) -> dict:
-    """Orbax checkpoints of this run's whole carry (at its replay size and at 1e6 transitions per
-    seed): seconds the device waits (the save call: the device-to-host copy), seconds until the
+    """Orbax checkpoints of this run's whole carry with a full replay buffer (at its replay size and at
+    1e6 transitions per seed): seconds the device waits (the save call: the device-to-host copy), seconds until the
     files are complete, size on disk, and the restore."""
     import dataclasses
     from pathlib import Path
@@ -271,7 +271,13 @@ def bench_checkpoint(rc, buffer_sizes=(None, 1_000_000), saves: int = 3) -> dict
         r2 = rc if size is None else dataclasses.replace(rc, loop=dataclasses.replace(rc.loop, buffer_size=size))
         trainer = make_train(algos.get(r2.algo), envs.make(r2.loop.env, r2.loop.episode_length or None), r2)
         init = jax.jit(trainer.vmap()[0])
-        carry = jax.block_until_ready(init(seed_keys(r2.loop.seed, r2.loop.seeds), {}))
+        carry = init(seed_keys(r2.loop.seed, r2.loop.seeds), {})
+        # a FULL buffer: random floats, which compress as badly as real observations or worse
+        leaves, tree = jax.tree.flatten(carry.buffer)
+        keys = jax.random.split(jax.random.PRNGKey(0), len(leaves))
+        carry = jax.block_until_ready(carry._replace(buffer=jax.tree.unflatten(tree, [
+            jax.random.normal(k, x.shape, x.dtype) if jax.numpy.issubdtype(x.dtype, jax.numpy.floating) else x
+            for k, x in zip(keys, leaves)])))
         with tempfile.TemporaryDirectory() as tmp:
             manager = checkpoint.Manager(tmp)
             blocking, total = [], []
