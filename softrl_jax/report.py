@@ -58,6 +58,8 @@ class Variant:
     seeds: dict[str, dict[int, float]] = dataclasses.field(default_factory=dict)  # seed id -> step -> value
     folders: list[str] = dataclasses.field(default_factory=list)
     label: str = ""
+    # seeds that went non-finite (metrics.jsonl `diverged`): seed id -> step; counted, never averaged in
+    diverged: dict[str, int] = dataclasses.field(default_factory=dict)
 
     @property
     def task(self) -> str:
@@ -107,7 +109,12 @@ def load_variants(run_dirs: Sequence[Path], metric: str = "eval_return") -> list
             value = r.get(metric)
             seed_id = f"{d}#{r.get('seed', 0)}"  # the same seed number in two folders is two runs
             v.seeds.setdefault(seed_id, {})[int(r["step"])] = np.nan if value is None else float(value)
-    out = [v for v in variants.values() if v.seeds]
+            if r.get("diverged"):
+                v.diverged[seed_id] = r.get("diverged_at")
+    for v in variants.values():  # a diverged seed's frozen curve is left out of every statistic
+        for seed_id in v.diverged:
+            v.seeds.pop(seed_id, None)
+    out = [v for v in variants.values() if v.seeds or v.diverged]
     _label(out)
     return sorted(out, key=lambda v: (v.task, v.env, v.algo, v.preset, v.point))
 
@@ -279,9 +286,10 @@ def plot_iqm(rows: list[tuple[str, str, float, float, float]], path: Path,
 def build(run_roots: Sequence[str], out: str | Path, metric: str = "eval_return", reps: int = 2000,
           seed: int = 0) -> dict:
     """Compute everything, write the PNGs, report.md and report.html; return the numbers."""
-    variants = load_variants(find_runs(run_roots), metric)
-    if not variants:
+    every = load_variants(find_runs(run_roots), metric)
+    if not every:
         raise ConfigError(f"no runs with {metric!r} values under {', '.join(map(str, run_roots))}")
+    variants = [v for v in every if v.seeds]  # variants whose every seed diverged appear in the table only
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     by_env: dict[str, list[Variant]] = defaultdict(list)
@@ -293,11 +301,16 @@ def build(run_roots: Sequence[str], out: str | Path, metric: str = "eval_return"
               for env, vs in by_env.items()}
 
     table1 = []
-    for v in variants:
+    for v in every:
+        if not v.seeds:
+            table1.append({"env": v.env, "task": v.task, "label": v.label, "algo": v.algo, "seeds": 0,
+                           "diverged": len(v.diverged), "last_step": None, "best_average": None, "final_mean": None,
+                           "paper": PAPER_TABLE1.get(v.task.lower(), {}).get(v.algo)})
+            continue
         steps, values = v.matrix()
         paper = PAPER_TABLE1.get(v.task.lower(), {}).get(v.algo)
         table1.append({"env": v.env, "task": v.task, "label": v.label, "algo": v.algo, "seeds": values.shape[0],
-                       "last_step": int(steps[-1]), "best_average": best_average_return(values),
+                       "diverged": len(v.diverged), "last_step": int(steps[-1]), "best_average": best_average_return(values),
                        "final_mean": float(np.nanmean(v.finals())), "paper": paper})
 
     iqm_rows = []
@@ -326,7 +339,7 @@ def build(run_roots: Sequence[str], out: str | Path, metric: str = "eval_return"
               "iqm_per_task": per_task, "iqm_across_tasks": across,
               "curves": {k: p.name for k, p in curves.items()}, "iqm_png": iqm_png.name if iqm_png else None}
     (out / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
-    md = markdown(result, variants)
+    md = markdown(result, every)
     (out / "report.md").write_text(md)
     (out / "report.html").write_text(to_html(md, out))
     return result
@@ -352,11 +365,16 @@ def markdown(result: dict, variants: Sequence[Variant]) -> str:
               "*Paper*: Shi, Song & Wu 2019, Table 1 (MuJoCo gym v2, 3e6 steps, 7 seeds; the paper's SAC is "
               "SAC v1 with a V network and fixed temperature). Brax tasks differ from MuJoCo's, so read the "
               "paper column as a reference point, not a target.", "",
-              "| task | variant | seeds | steps | best average | final (mean) | paper |",
-              "|---|---|---:|---:|---:|---:|---:|"]
+              "*Diverged*: seeds whose losses or parameters went non-finite; they are frozen at their last "
+              "finite state, counted here and left out of every average, curve and interval.", "",
+              "| task | variant | seeds | diverged | steps | best average | final (mean) | paper |",
+              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in result["table1"]:
-        lines.append(f"| {r['env']} | {r['label']} | {r['seeds']} | {r['last_step']} | {_fmt(r['best_average'])} "
-                     f"| {_fmt(r['final_mean'])} | {_fmt(r['paper'])} |")
+        if not r["seeds"]:
+            lines.append(f"| {r['env']} | {r['label']} | 0 | all {r['diverged']} | — | — | — | {_fmt(r['paper'])} |")
+            continue
+        lines.append(f"| {r['env']} | {r['label']} | {r['seeds']} | {r['diverged']} | {r['last_step']} "
+                     f"| {_fmt(r['best_average'])} | {_fmt(r['final_mean'])} | {_fmt(r['paper'])} |")
     lines += ["", "## Final return: IQM with 95% stratified-bootstrap intervals (rliable)", "",
               "Final return = each seed's last evaluation. Per task on raw returns:", "",
               "| task | variant | runs | IQM | 95% CI |", "|---|---|---:|---:|---|"]
@@ -372,7 +390,8 @@ def markdown(result: dict, variants: Sequence[Variant]) -> str:
         lines += ["", f"![IQM]({result['iqm_png']})"]
     lines += ["", "## Runs read", ""]
     for v in variants:
-        lines.append(f"- {v.label} on {v.env}: {len(v.seeds)} seed(s) from " + ", ".join(f"`{f}`" for f in v.folders))
+        gone = f" ({len(v.diverged)} more diverged, left out)" if v.diverged else ""
+        lines.append(f"- {v.label} on {v.env}: {len(v.seeds)} seed(s){gone} from " + ", ".join(f"`{f}`" for f in v.folders))
     return "\n".join(lines) + "\n"
 
 

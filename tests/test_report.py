@@ -87,7 +87,7 @@ def test_report_numbers_and_files(runs, tmp_path):
         data = (out / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
     md = (out / "report.md").read_text()
-    assert "| brax:hopper | dspg | 4 | 3000 | 4 | 4 | 3674.0 |" in md
+    assert "| brax:hopper | dspg | 4 | 0 | 3000 | 4 | 4 | 3674.0 |" in md
     assert "![brax:hopper](curves-brax_hopper.png)" in md
     page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 3 and "<table>" in page
@@ -136,3 +136,24 @@ def test_wandb_report_definition_builds_offline():
     grids = [b for b in rep.blocks if type(b).__name__ == "PanelGrid"]
     assert len(grids) == 2 and all(g.runsets[0].groupby == ["group"] for g in grids)
     assert grids[0].panels[0].y == ["eval_return"] and grids[0].panels[0].groupby_aggfunc == "mean"
+
+
+def test_diverged_seeds_are_counted_and_left_out_of_every_average(tmp_path):
+    root = tmp_path / "runs"
+    write_run(root / "a", "sac", "brax:ant", [[1, 2, 3], [5, 6, 7]])
+    # seed 1 diverged: its rows carry the flag; its (frozen) returns must not enter any average
+    lines = (root / "a" / "metrics.jsonl").read_text().splitlines()
+    flagged = [json.dumps({**json.loads(x), "diverged": json.loads(x)["seed"] == 1,
+                           "diverged_at": 2 if json.loads(x)["seed"] == 1 else None}) for x in lines]
+    (root / "a" / "metrics.jsonl").write_text("\n".join(flagged) + "\n")
+    write_run(root / "b", "sac", "brax:ant", [[9, 9, 9]], preset="paper")
+    (root / "b" / "metrics.jsonl").write_text("\n".join(
+        json.dumps({**json.loads(x), "diverged": True, "diverged_at": 1})
+        for x in (root / "b" / "metrics.jsonl").read_text().splitlines()) + "\n")
+    result = report.build([str(root)], tmp_path / "out", reps=200)
+    rows = {r["label"]: r for r in result["table1"]}
+    assert rows["sac [quick]"]["seeds"] == 1 and rows["sac [quick]"]["diverged"] == 1
+    assert rows["sac [quick]"]["best_average"] == 3.0 and rows["sac [quick]"]["final_mean"] == 3.0  # seed 0 alone
+    assert rows["sac [paper]"]["seeds"] == 0 and rows["sac [paper]"]["diverged"] == 1
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "| brax:ant | sac [paper] | 0 | all 1 |" in md and "1 more diverged, left out" in md
