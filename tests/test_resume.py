@@ -99,7 +99,7 @@ def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path, cache,
 
 def test_sigterm_checkpoints_exits_143_and_resume_flag_continues(tmp_path, cache, reference):
     out = str(tmp_path / "run")
-    p = start(out, cache)
+    p = start(out, cache, "--wandb=offline")  # real W&B, offline: the resumed run continues the same run ids
     while lines(out) < 2 * 4 and p.poll() is None:
         time.sleep(0.01)
     p.send_signal(signal.SIGTERM)
@@ -114,6 +114,9 @@ def test_sigterm_checkpoints_exits_143_and_resume_flag_continues(tmp_path, cache
                        cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-2000:]
     assert_same_run(out, reference)
+    runs = sorted(os.listdir(os.path.join(out, "wandb")))
+    ids = [d.rsplit("-", 1)[-1] for d in runs if d.startswith("offline-run-")]
+    assert len(ids) == 4 and len(set(ids)) == 2 and all(ids.count(i) == 2 for i in ids), runs  # 2 seeds, 2 sessions
 
 
 def test_finished_run_again_changes_nothing_and_a_changed_config_is_refused(tmp_path, cache, reference):
