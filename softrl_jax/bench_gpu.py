@@ -77,7 +77,7 @@ def run_training(overrides: dict, out: Path) -> dict:
     from softrl_jax import algos, runner
 
     rc = algos.run_config("sac", "modern", {"env": ENV, "progress": False, "out": str(out), "compile_cache": "off",
-                                            **overrides})
+                                            "checkpoint": False, **overrides})
     t = time.perf_counter()
     result = runner.run([runner.Point(rc)], progress=False)
     return {"wall_s": time.perf_counter() - t, "compile_s": result.compile_s, "train_s": result.train_s,

@@ -59,7 +59,7 @@ def our_pendulum(seeds: int, steps: int, out: Path) -> list[str]:
     return [sys.executable, "-m", "softrl_jax.train", "--algo=sac", "--preset=modern", "--env=gymnax:Pendulum-v1",
             f"--seeds={seeds}", f"--total_steps={steps}", "--num_envs=1", f"--warmup_steps={p['warmup']}",
             f"--buffer_size={p['buffer']}", "--updates_per_step=1", f"--eval_every={p['eval_every']}",
-            f"--eval_episodes={p['eval_episodes']}", "--compile_cache=off", "--progress=false", f"--out={out}"]
+            f"--eval_episodes={p['eval_episodes']}", "--compile_cache=off", "--checkpoint=false", "--progress=false", f"--out={out}"]
 
 
 def rejax_pendulum(seeds: int, steps: int, out: Path) -> list[str]:
@@ -76,7 +76,7 @@ def our_idp(steps: int, out: Path) -> list[str]:
             "--env=brax:inverted_double_pendulum", "--seeds=1", f"--total_steps={steps}",
             f"--num_envs={p['num_envs']}", f"--warmup_steps={p['warmup']}", f"--buffer_size={p['buffer']}",
             "--batch_size=256", "--updates_per_step=1", f"--eval_every={p['eval_every']}",
-            f"--eval_episodes={p['eval_episodes']}", "--compile_cache=off", "--progress=false", f"--out={out}"]
+            f"--eval_episodes={p['eval_episodes']}", "--compile_cache=off", "--checkpoint=false", "--progress=false", f"--out={out}"]
 
 
 def brax_idp(steps: int, out: Path) -> list[str]:
