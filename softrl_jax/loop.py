@@ -10,6 +10,8 @@ sweeps, over hyperparameter points that keep shapes):
                   then the deterministic policy is evaluated on separate environments. The first
                   `warmup_steps` transitions take uniform random actions and no update (a real
                   `lax.cond`); a chunk made only of warm-up is not evaluated (`Trainer.logged`).
+                  An update whose losses or new agent state are not all finite is dropped and the
+                  seed stays frozen from then on (`Carry.diverged_at`, metric `diverged_at`).
     train(key)    init, then `lax.scan` over all chunks: the whole run fused
 
 Chunk i ends at `(i + 1) * eval_every` transitions per seed, counted from the start, warm-up

@@ -203,6 +203,7 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
     loop = rc0.loop
     n_points, seeds = len(points), loop.seeds
     n = n_points * seeds
+    outs = [p.rc.loop.out for p in points]
     configs = [{**p.rc.flat(), **p.config_extra} for p in points]
     # a folder that holds a run: the same configuration resumes, another one is refused (before any work)
     resuming = [checkpoint.check_same_config(p.rc.loop.out, c) for p, c in zip(points, configs)]
@@ -269,9 +270,9 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
                 raise ConfigError(f"the checkpoint in {ckpt_dir} does not fit this program ({type(e).__name__}); "
                                   "resume on as many devices as it was written on (--devices, --cpu_devices), or "
                                   "delete the folder to start over") from None
-            if writer and host.get("outs") != [p.rc.loop.out for p in points]:
-                raise ConfigError(f"the checkpoints in {checkpoint.checkpoint_dir(rc0.loop.out)} belong to the points "
-                                  f"{host.get('outs')}, not {[p.rc.loop.out for p in points]}; delete them to start over")
+            if writer and host.get("outs") != outs:
+                raise ConfigError(f"the checkpoints in {ckpt_dir} belong to the points {host.get('outs')}, not "
+                                  f"{outs}; delete them to start over")
         carry = jax.block_until_ready(carry)
         init_s, ready_unix = time.perf_counter() - t, time.time()
         start = host.get("next_chunk", 0)
@@ -295,21 +296,25 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
             if manager is None:
                 return
             meta = {"next_chunk": next_chunk, "prev_step": prev_step, "time_s": time_before + time.perf_counter() - t0,
-                    "outs": [p.rc.loop.out for p in points],
+                    "outs": outs,
                     "metrics_bytes": [st.size() for st in stores] if writer else [],
                     "wandb_ids": [next((lg.ids for lg in lgs if hasattr(lg, "ids")), None) for lgs in loggers]}
             manager.save(next_chunk, carry, meta)
             last_save = time.perf_counter()
 
+        def stopped(next_chunk: int) -> checkpoint.Stopped:
+            """SIGTERM / SIGINT: checkpoint what is done; the exception that stops the run."""
+            nonlocal preempted
+            save(next_chunk)
+            preempted = True
+            return checkpoint.Stopped(stop.signum, prev_step, trainer.steps_at(trainer.n_chunks - 1), outs)
+
         first_logged = next(c for c in range(trainer.n_chunks) if trainer.logged(c))
         prev_step, t_train, steady_steps, steady_s = host.get("prev_step", 0), time.perf_counter(), 0, 0.0
         last_save, sps = time.perf_counter(), 0.0
         for c in range(start, trainer.n_chunks):
-            if stop.signum is not None:  # SIGTERM / SIGINT: checkpoint what is done, then stop
-                save(c)
-                preempted = True
-                raise checkpoint.Stopped(stop.signum, prev_step, trainer.steps_at(trainer.n_chunks - 1),
-                                         [p.rc.loop.out for p in points])
+            if stop.signum is not None:
+                raise stopped(c)
             t = time.perf_counter()
             starts = resets_c(carry)
             carry, metrics = chunk_c(carry, hparams, starts)
@@ -336,9 +341,8 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
                 bar.update(step, f"eval {float(np.nanmean(metrics['eval_return'])):9.1f}  {sps:8.0f} steps/s")
             if c == trainer.n_chunks - 1 or time.perf_counter() - last_save >= loop.checkpoint_every:
                 save(c + 1)  # after the chunk's rows are in metrics.jsonl, so the checkpoint never lags them
-        if stop.signum is not None:
-            preempted = True
-            raise checkpoint.Stopped(stop.signum, prev_step, prev_step, [p.rc.loop.out for p in points])
+        if stop.signum is not None:  # the signal came during the last chunk, already checkpointed
+            raise stopped(trainer.n_chunks)
         train_s = time.perf_counter() - t_train
         ok = True
     finally:
@@ -404,6 +408,11 @@ def seed_records(metrics: dict, loop: LoopConfig, step: int, env_steps_per_s: fl
         r.update(env_steps_per_s=env_steps_per_s, time_s=time_s)
         records.append(r)
     return records
+
+
+def diverged_seeds(records: Sequence[dict]) -> dict[int, int]:
+    """{seed: step it diverged at} of the seeds that metrics.jsonl rows flag as diverged."""
+    return {r["seed"]: r["diverged_at"] for r in records if r.get("diverged")}
 
 
 def write_summary(rc: RunConfig, records: list[dict], result: Result) -> None:

@@ -410,13 +410,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ConfigError(f"--sweep_dir={sweep_dir!r} is not empty and holds no sweep; choose another or delete it")
         overrides = {**overrides, "wandb": wandb_flag}
         points = build_points(algo, spec, overrides, count or 0, sampler_seed, sweep_dir)
-        check_resumable(sweep_dir, algo, points)
+        resumed = check_resumable(sweep_dir, algo, points)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if mode == "online":
         return run_online(algo, spec, overrides, count, sweep_dir)
-    return run_offline(algo, module, spec, points, sweep_dir, mode, max_points)
+    return run_offline(algo, module, spec, points, sweep_dir, mode, max_points, resumed)
 
 
 def _manifest_points(points: Sequence[Point]) -> list[dict]:
@@ -446,7 +446,9 @@ def finished(p: Point) -> bool:
 
 
 def run_offline(algo: str, module, spec: dict, points: list[Point], sweep_dir: str, mode: str,
-                max_points: int = 0) -> int:
+                max_points: int = 0, resumed: bool = False) -> int:
+    """Train every point here, one compiled program per group; `resumed`: `sweep_dir` holds this same
+    sweep (check_resumable), so finished groups are skipped and unfinished ones resume."""
     from softrl_jax.io import wandb_log
 
     batchable = batchable_fields(algo, module.Config)
@@ -454,7 +456,6 @@ def run_offline(algo: str, module, spec: dict, points: list[Point], sweep_dir: s
     if max_points:  # bound the memory of one program: P x S replay buffers live on the device at once
         groups = [g[i:i + max_points] for g in groups for i in range(0, len(g), max_points)]
     Path(sweep_dir).mkdir(parents=True, exist_ok=True)
-    resumed = check_resumable(sweep_dir, algo, points)
     manifest = {"algo": algo, "method": spec["method"], "metric": spec.get("metric"), "wandb_mode": mode,
                 "points": _manifest_points(points),
                 "groups": [{"points": [Path(p.folder).name for p in g],
@@ -498,6 +499,8 @@ def run_offline(algo: str, module, spec: dict, points: list[Point], sweep_dir: s
 
 def summary(points: Sequence[Point], results: dict[int, list[dict]], spec: dict, seconds: float,
             sweep_dir: str, mode: str) -> None:
+    from softrl_jax import runner
+
     metric = (spec.get("metric") or {}).get("name", "eval_return")
     print(f"\n{'point':<48} {'final ' + metric:>18} {'best':>10}   (mean over seeds)")
     for p in points:
@@ -505,7 +508,7 @@ def summary(points: Sequence[Point], results: dict[int, list[dict]], spec: dict,
         steps = sorted({r["step"] for r in recs})
         if not steps:
             continue
-        diverged = {r["seed"] for r in recs if r.get("diverged")}
+        diverged = set(runner.diverged_seeds(recs))
         seeds = {r["seed"] for r in recs}
         if diverged == seeds:
             print(f"{Path(p.folder).name:<48} {'all ' + str(len(seeds)) + ' seeds diverged':>29}")

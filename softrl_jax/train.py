@@ -128,7 +128,9 @@ def report(rc: RunConfig, records: list[dict], buffer_mb: float, seconds: float)
     png = plot_curves({rc.algo: records}, out / "curve.png",
                       f"{rc.algo} ({rc.preset}) on {rc.loop.env}")
     rows = summary_rows(records)
-    diverged = {r["seed"]: r["diverged_at"] for r in records if r.get("diverged")}  # the last row per seed wins
+    from softrl_jax.runner import diverged_seeds
+
+    diverged = diverged_seeds(records)
     table = Table()
     for col in ("seed", "final", "best", "diverged"):
         table.add_column(col, justify="right")

@@ -30,7 +30,7 @@ class RunStore:
             self.metrics_path.touch()
 
     def write_config(self, config: dict) -> None:
-        write_json(self.dir / "config.json", config, atomic=True)
+        write_json(self.dir / "config.json", config)
 
     def append(self, records: Iterable[dict]) -> None:
         with self.metrics_path.open("a") as f:
@@ -41,17 +41,13 @@ class RunStore:
         return self.metrics_path.stat().st_size
 
 
-def write_json(path: str | os.PathLike, obj: Any, atomic: bool = True) -> Path:
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write `obj` as indented JSON to `path`, creating its folder; atomically (a temporary file renamed
     over it), so a reader or a kill never sees half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(obj, indent=2, default=list) + "\n"
-    if not atomic:
-        path.write_text(text)
-        return path
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
+    tmp.write_text(json.dumps(obj, indent=2, default=list) + "\n")
     os.replace(tmp, path)
     return path
 
