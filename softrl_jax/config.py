@@ -47,6 +47,8 @@ class LoopConfig:
                              "a fresh reset computed every step")
     reset_pool: int = fld(0, ge=0, doc="reset states per pool (autoreset=pool); 0: max(64, num_envs)")
     replay_obs_dtype: str = fld("float32", choices=("float32", "bfloat16"), doc="dtype of stored observations")
+    obs_norm: bool = fld(False, doc="normalise observations by a running mean and variance per seed, updated from "
+                                    "collected observations (softrl_jax/normalize.py)")
     # Where the program runs (never changes results; see softrl_jax/runner.py)
     devices: str = fld("all", doc="devices to shard the points x seeds axis over: all, or a count N")
     cpu_devices: int = fld(0, ge=0, doc="on a CPU, XLA devices to split the host into (runs shard over them); 0: "

@@ -12,6 +12,8 @@ sweeps, over hyperparameter points that keep shapes):
                   `lax.cond`); a chunk made only of warm-up is not evaluated (`Trainer.logged`).
                   An update whose losses or new agent state are not all finite is dropped and the
                   seed stays frozen from then on (`Carry.diverged_at`, metric `diverged_at`).
+                  With `obs_norm`, running observation statistics (`Carry.obs_stats`) take in each
+                  step's observations and normalise what acting, updates and evaluation see.
     train(key)    init, then `lax.scan` over all chunks: the whole run fused
 
 Chunk i ends at `(i + 1) * eval_every` transitions per seed, counted from the start, warm-up
@@ -39,7 +41,7 @@ import chex
 import jax
 import jax.numpy as jnp
 
-from softrl_jax import envs, replay
+from softrl_jax import envs, normalize, replay
 from softrl_jax.config import LoopConfig, RunConfig
 
 
@@ -62,6 +64,7 @@ class Carry(NamedTuple):
     env: envs.EnvState  # leaves [num_envs, ...]
     noise: chex.Array  # [num_envs, A] exploration state (see Agent.act)
     buffer: Any
+    obs_stats: normalize.RunningStats  # running observation statistics (applied with loop.obs_norm only)
     key: chex.PRNGKey  # training stream
     eval_key: chex.PRNGKey  # evaluation stream, folded with the chunk index
     diverged_at: chex.Array  # [] int32 step at which this seed's update first went non-finite; -1: never
@@ -70,7 +73,7 @@ class Carry(NamedTuple):
 
 
 # vmap axes of a Carry over seeds: the counters are shared, everything else is per seed.
-CARRY_AXES = Carry(0, 0, 0, 0, 0, 0, 0, None, None)
+CARRY_AXES = Carry(0, 0, 0, 0, 0, 0, 0, 0, None, None)
 
 
 def make_agent(algorithm, cfg, obs_size: int, action_size: int) -> Agent:
@@ -153,7 +156,7 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
         env_state = jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), env_shape)  # chunk 0 replaces it
         noise = jnp.zeros((n, spec.action_size), jnp.float32)
         return Carry(agent.init(agent_key), env_state, noise, buf.init(spec.obs_size, spec.action_size),
-                     train_key, eval_key, jnp.asarray(-1, jnp.int32), jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+                     normalize.init(spec.obs_size), train_key, eval_key, jnp.asarray(-1, jnp.int32), jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
 
     def chunk_keys(carry: Carry):
         """(training key, reset key, evaluation reset key, evaluation run key) of the chunk `carry` starts."""
@@ -172,11 +175,18 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
         states = envs.ResetPool(*jax.vmap(env.reset)(keys))
         return jax.tree.map(lambda x: x[:starts], states), jax.tree.map(lambda x: x[starts:], states)
 
+    def norm(stats: normalize.RunningStats, obs: chex.Array) -> chex.Array:
+        """What the networks see of raw observations `obs` (identity without --obs_norm)."""
+        return normalize.apply(stats, obs) if loop.obs_norm else obs
+
     def collect_and_update(agent: Agent, reset_pool):
-        def updates(agent_state, buffer, key):
+        def updates(agent_state, buffer, stats, key):
             def one_update(s, k):
                 sample_key, grad_key = jax.random.split(k)
-                return agent.update(s, buf.sample(buffer, sample_key), grad_key)
+                batch = buf.sample(buffer, sample_key)
+                if loop.obs_norm:  # both sides of the transition, with the same statistics
+                    batch = batch._replace(obs=norm(stats, batch.obs), next_obs=norm(stats, batch.next_obs))
+                return agent.update(s, batch, grad_key)
 
             state, metrics = jax.lax.scan(one_update, agent_state, jax.random.split(key, loop.updates_per_step))
             return state, {k: jnp.mean(v) for k, v in metrics.items()}
@@ -184,16 +194,18 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
         def body(c: Carry, _):
             key, act_key, step_key, update_key = jax.random.split(c.key, 4)
             warm = c.steps < loop.warmup_steps  # unbatched: a real branch
+            # the statistics take in the observations this step acts on (training environments only)
+            stats = normalize.update(c.obs_stats, c.env.obs) if loop.obs_norm else c.obs_stats
             actions, noise = jax.lax.cond(
                 warm,
                 lambda: (jax.random.uniform(act_key, (n, spec.action_size), minval=-1.0, maxval=1.0), c.noise),
-                lambda: jax.vmap(agent.act, in_axes=(None, 0, 0, 0))(c.agent, c.env.obs, c.noise,
+                lambda: jax.vmap(agent.act, in_axes=(None, 0, 0, 0))(c.agent, norm(stats, c.env.obs), c.noise,
                                                                     jax.random.split(act_key, n)))
             env_state, transition, info = jax.vmap(lambda s, a, k: envs.step(env, s, a, k, reset_pool))(
                 c.env, actions, jax.random.split(step_key, n))
             noise = jnp.where(info.done[:, None], 0.0, noise)
             buffer = buf.add(c.buffer, transition, info.done, env_state.obs)
-            agent_state, out = jax.lax.cond(warm, *skip_or_update(updates, c.agent, buffer, update_key))
+            agent_state, out = jax.lax.cond(warm, *skip_or_update(updates, c.agent, buffer, stats, update_key))
             # Divergence isolation: an update whose losses or new state are not all finite is dropped,
             # and the seed stays frozen at its last finite agent state from then on (a select per seed
             # under vmap: the other seeds' numbers are untouched).
@@ -205,13 +217,13 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
             out["trained"] = trained.astype(jnp.float32)
             out["episodes"] = jnp.where(trained, jnp.sum(info.done), 0)
             out["episode_return_sum"] = jnp.where(trained, jnp.sum(jnp.where(info.done, info.episode_return, 0.0)), 0.0)
-            carry = c._replace(agent=agent_state, env=env_state, noise=noise, buffer=buffer, key=key,
+            carry = c._replace(agent=agent_state, env=env_state, noise=noise, buffer=buffer, obs_stats=stats, key=key,
                                diverged_at=diverged_at, steps=c.steps + n)
             return carry, out
 
         return body
 
-    def run_evaluation(agent: Agent, agent_state, start: envs.ResetPool, key) -> chex.Array:
+    def run_evaluation(agent: Agent, agent_state, stats, start: envs.ResetPool, key) -> chex.Array:
         """Mean undiscounted return of `eval_episodes` deterministic episodes from `start`.
 
         Runs until every episode has ended (a `while_loop`, at most the time limit), so an early
@@ -223,7 +235,7 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
 
         def body(c):
             state, ret, alive, t = c
-            actions = jax.vmap(agent.act_eval, in_axes=(None, 0))(agent_state, state.obs)
+            actions = jax.vmap(agent.act_eval, in_axes=(None, 0))(agent_state, norm(stats, state.obs))
             step_keys = jax.random.split(jax.random.fold_in(key, t), e)
             nxt, transition, info = jax.vmap(lambda s, a, kk: envs.step(env, s, a, kk, autoreset=False))(
                 state, actions, step_keys)
@@ -258,7 +270,7 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
         if evaluate:
             metrics["eval_return"] = jax.lax.cond(
                 carry.steps > loop.warmup_steps,
-                lambda: run_evaluation(agent, carry.agent, eval_starts, eval_run_key),
+                lambda: run_evaluation(agent, carry.agent, carry.obs_stats, eval_starts, eval_run_key),
                 lambda: jnp.asarray(jnp.nan, jnp.float32))
         else:
             metrics["eval_return"] = jnp.asarray(jnp.nan, jnp.float32)
@@ -270,7 +282,7 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
         """eval_return of the chunk that ended with `carry`, whose starts were `starts`, exactly as
         `chunk(..., evaluate=True)` computes it."""
         _, eval_run_key = eval_keys(carry.eval_key, carry.chunk - 1)
-        return run_evaluation(agent_for(hparams), carry.agent, starts[1], eval_run_key)
+        return run_evaluation(agent_for(hparams), carry.agent, carry.obs_stats, starts[1], eval_run_key)
 
     def train(key, hparams=None):
         carry = init(key, hparams)

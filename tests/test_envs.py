@@ -101,7 +101,51 @@ def test_brax_termination_does_not_bootstrap(autoreset):
     assert int(new.t[i]) == 0
 
 
-@pytest.mark.parametrize("name", ["brax:hoper", "gymnax:CartPole-v1", "brax:hopper:physx", "mujoco:hopper"])
+@pytest.mark.parametrize("name", ["brax:hoper", "gymnax:CartPole-v1", "brax:hopper:physx", "mujoco:hopper",
+                                  "playground:Cartpole", "playground:CheetahRun:mjx"])
 def test_unknown_env_names(name):
-    with pytest.raises(ValueError, match="valid choices: .*gymnax:Pendulum-v1"):
+    with pytest.raises(ValueError, match="valid choices: .*playground:CheetahRun.*gymnax:Pendulum-v1"):
         envs.make(name)
+
+
+# ------------------------------------------------------------------------------- MuJoCo Playground
+
+
+@pytest.fixture(scope="module")
+def cartpole():
+    return envs.make("playground:CartpoleBalance", episode_length=5)
+
+
+@pytest.mark.parametrize("autoreset", AUTORESETS)
+def test_playground_truncation_keeps_true_final_obs(cartpole, autoreset):
+    """At the time limit the stored transition holds the TRUE final observation, the one Playground's
+    own step returns (its training wrapper overwrites it with the reset observation,
+    mujoco_playground#305), with terminated = 0; the environment restarts from a reset state."""
+    from mujoco_playground import registry
+
+    raw = registry.load("CartpoleBalance", config_overrides={"impl": "jax"})
+    env = cartpole
+    pool = _pool(env, autoreset)
+    push = lambda k: jax.random.uniform(k, (1,), minval=-1, maxval=1)  # noqa: E731
+    prev, tr, info, new = _rollout(env, push, 12, pool=pool)
+    done_idx = np.flatnonzero(np.asarray(info.done))
+    np.testing.assert_array_equal(done_idx, [4, 9])
+    assert np.asarray(info.truncated)[done_idx].all()
+    np.testing.assert_array_equal(np.asarray(tr.terminated), 0.0)  # a time limit is never a termination
+    for i in done_idx:
+        core_i = jax.tree.map(lambda x: x[i], prev.core)
+        truth = jax.jit(raw.step)(core_i, tr.action[i])  # Playground's own step from the same state
+        np.testing.assert_allclose(tr.next_obs[i], truth.obs, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(tr.reward[i], truth.reward, rtol=1e-5)
+        assert not np.allclose(tr.next_obs[i], new.obs[i])  # not the next episode's first observation
+        np.testing.assert_allclose(tr.obs[i + 1], new.obs[i])  # which is where the next step starts
+        assert int(new.t[i]) == 0
+    np.testing.assert_allclose(tr.next_obs[2], tr.obs[3])  # within an episode, observations chain up
+
+
+def test_playground_specs_come_from_the_task_config():
+    """Sizes from the task, the time limit from its config (1000 control steps, action repeat 1)."""
+    for name, obs, act in [("CheetahRun", 17, 6), ("WalkerRun", 24, 6), ("HumanoidWalk", 67, 21)]:
+        spec = envs.make(f"playground:{name}").spec
+        assert spec == envs.EnvSpec(f"playground:{name}", obs, act, 1000)
+    assert "playground:CartpoleBalance" in envs.env_choices()

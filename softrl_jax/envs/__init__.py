@@ -1,8 +1,10 @@
-"""Environments by name: `brax:<task>[:<backend>]`, `gymnax:<task>`, and our own JAX tasks."""
+"""Environments by name: `brax:<task>[:<backend>]`, `playground:<task>` (MuJoCo Playground on MJX),
+`gymnax:<task>`, and our own JAX tasks."""
 
 from __future__ import annotations
 
-from softrl_jax.envs.backends import BRAX_BACKENDS, GYMNAX_TASKS, brax_task_names, make_brax, make_gymnax
+from softrl_jax.envs.backends import (BRAX_BACKENDS, GYMNAX_TASKS, PlaygroundAssetsMissing, brax_task_names,
+                                      make_brax, make_gymnax, make_playground, playground_task_names)
 from softrl_jax.envs.core import (AUTORESETS, Env, EnvSpec, EnvState, ResetPool, StepInfo, Transition,
                                   make_reset_pool, reset, step)
 
@@ -11,8 +13,8 @@ OWN_TASKS: dict = {}
 
 def env_choices() -> list[str]:
     """Every valid `--env` value (Brax tasks listed with their default MJX backend)."""
-    return ([f"brax:{t}" for t in brax_task_names()] + [f"gymnax:{t}" for t in GYMNAX_TASKS]
-            + sorted(OWN_TASKS))
+    return ([f"brax:{t}" for t in brax_task_names()] + [f"playground:{t}" for t in playground_task_names()]
+            + [f"gymnax:{t}" for t in GYMNAX_TASKS] + sorted(OWN_TASKS))
 
 
 def check_env_name(name: str) -> None:
@@ -21,6 +23,8 @@ def check_env_name(name: str) -> None:
     ok = False
     if parts[0] == "brax" and len(parts) in (2, 3):
         ok = parts[1] in brax_task_names() and (len(parts) == 2 or parts[2] in BRAX_BACKENDS)
+    elif parts[0] == "playground" and len(parts) == 2:
+        ok = parts[1] in playground_task_names()
     elif parts[0] == "gymnax" and len(parts) == 2:
         ok = parts[1] in GYMNAX_TASKS
     elif len(parts) == 1:
@@ -37,13 +41,15 @@ def make(name: str, episode_length: int | None = None) -> Env:
     parts = name.split(":")
     if parts[0] == "brax":
         return make_brax(parts[1], parts[2] if len(parts) == 3 else "mjx", episode_length)
+    if parts[0] == "playground":
+        return make_playground(parts[1], episode_length)
     if parts[0] == "gymnax":
         return make_gymnax(parts[1], episode_length)
     return OWN_TASKS[name](episode_length)
 
 
 __all__ = ["AUTORESETS", "Env", "EnvSpec", "EnvState", "ResetPool", "StepInfo", "Transition", "check_env_name",
-           "env_choices", "make", "make_reset_pool", "reset", "step", "OWN_TASKS"]
+           "env_choices", "make", "make_reset_pool", "reset", "step", "OWN_TASKS", "PlaygroundAssetsMissing"]
 
 from softrl_jax.envs.multigoal import make_multigoal  # noqa: E402  (own tasks register after OWN_TASKS)
 

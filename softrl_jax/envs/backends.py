@@ -1,9 +1,10 @@
-"""Backend adapters: Brax (any physics backend) and gymnax continuous-control tasks."""
+"""Backend adapters: Brax (any physics backend), MuJoCo Playground and gymnax continuous-control tasks."""
 
 from __future__ import annotations
 
 import jax.numpy as jnp
 
+from softrl_jax.config import ConfigError
 from softrl_jax.envs.core import Env, EnvSpec
 
 BRAX_BACKENDS = ("mjx", "spring", "positional", "generalized")
@@ -76,4 +77,108 @@ def make_gymnax(task: str, episode_length: int | None) -> Env:
     return Env(spec, reset, step)
 
 
-__all__ = ["BRAX_BACKENDS", "GYMNAX_TASKS", "brax_task_names", "make_brax", "make_gymnax"]
+# ------------------------------------------------------------------------------- MuJoCo Playground
+
+# Playground 0.2.0 ships the DM Control Suite's MJCF files in the wheel; its locomotion and
+# manipulation tasks fetch their robots from MuJoCo Menagerie with `git clone` on first use (into
+# mujoco_playground/external_deps), so they load only where that clone succeeds or already exists.
+PLAYGROUND_GROUPS = ("dm_control_suite", "locomotion", "manipulation")
+PLAYGROUND_STATE_KEY = "state"  # dict observations: the actor's entry (Playground's own convention)
+
+
+def _playground_registry():
+    """Import mujoco_playground without MJX's 'Failed to import warp' prints."""
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        from mujoco_playground import registry
+    return registry
+
+
+def playground_task_names(group: str | None = None) -> tuple[str, ...]:
+    """Playground's registered names (one group, or all three)."""
+    registry = _playground_registry()
+    groups = PLAYGROUND_GROUPS if group is None else (group,)
+    return tuple(n for g in groups for n in getattr(registry, g).ALL_ENVS)
+
+
+class PlaygroundAssetsMissing(ConfigError):
+    """A locomotion / manipulation task whose Menagerie assets could not be fetched (the command line
+    prints it as one line and exits 2, before any file is written)."""
+
+
+def make_playground(task: str, episode_length: int | None) -> Env:
+    """A Playground task as a single-environment `Env`, without Playground's training wrappers.
+
+    Playground's `wrap_for_brax_training` (Brax's EpisodeWrapper + an auto-reset) overwrites the
+    observation of the step that ends an episode with the next episode's first one
+    (mujoco_playground#305), and signals a time limit only through `info["truncation"]`. Here the
+    task is wrapped by our own auto-reset (`envs.core.step`), which stores the true final
+    observation and keeps termination (`state.done`: the task's own end, e.g. a fall or non-finite
+    physics) apart from truncation (the time limit).
+
+    - Physics: MJX, `config_overrides={"impl": "jax"}` (0.2.0 defaults to MuJoCo Warp).
+    - Action repeat and episode length come from the task's default config. As in Brax's
+      EpisodeWrapper, `episode_length` counts control steps: an episode is
+      ceil(episode_length / action_repeat) agent steps. `episode_length` here overrides the agent
+      steps per episode.
+    - One agent step applies the action `action_repeat` times and sums the rewards; it terminates
+      if any of those steps does.
+    - Dict observations (locomotion): the actor and critic see the `state` entry.
+    - A step whose physics went non-finite is terminated (the DM Control tasks' own `done`); its
+      observation and reward are zeroed so one diverged environment cannot poison replay.
+    """
+    import math
+
+    import jax
+
+    registry = _playground_registry()
+    try:
+        env = registry.load(task, config_overrides={"impl": "jax"})
+    except Exception as e:  # a failed Menagerie clone surfaces as CalledProcessError / OSError
+        if task in playground_task_names("dm_control_suite"):
+            raise
+        raise PlaygroundAssetsMissing(
+            f"playground:{task} needs MuJoCo Menagerie assets, which Playground 0.2.0 fetches with "
+            f"`git clone` on first use, and that failed ({type(e).__name__}); run once with network "
+            f"access, or choose a DM Control Suite task: "
+            f"{', '.join('playground:' + n for n in playground_task_names('dm_control_suite'))}") from None
+    cfg = registry.get_default_config(task)
+    repeat = int(cfg.get("action_repeat", 1) or 1)
+    length = episode_length or math.ceil(int(cfg.episode_length) / repeat)
+
+    def pick(obs):
+        return obs[PLAYGROUND_STATE_KEY] if isinstance(obs, dict) else obs
+
+    obs_shape = pick(jax.eval_shape(env.reset, jax.random.PRNGKey(0)).obs).shape
+    if len(obs_shape) != 1:
+        raise ValueError(f"playground:{task} has observations of shape {obs_shape}; only flat state "
+                         "observations are supported")
+    spec = EnvSpec(f"playground:{task}", int(obs_shape[0]), int(env.action_size), int(length))
+
+    def reset(key):
+        state = env.reset(key)
+        return state, pick(state.obs)
+
+    def step(state, action, key):
+        del key  # Playground tasks draw their own randomness from state.info["rng"]
+        action = jnp.clip(action, -1.0, 1.0)
+
+        def one(carry, _):
+            s, ended = carry
+            s = env.step(s, action)
+            return (s, ended | (s.done > 0.5)), s.reward
+
+        (state, ended), rewards = jax.lax.scan(one, (state, jnp.zeros((), bool)), None, length=repeat)
+        obs = pick(state.obs)
+        finite = jnp.all(jnp.isfinite(obs)) & jnp.all(jnp.isfinite(rewards))
+        obs = jnp.where(finite, obs, 0.0)
+        reward = jnp.where(finite, jnp.sum(rewards), 0.0)
+        return state, obs, reward, ended | ~finite
+
+    return Env(spec, reset, step)
+
+
+__all__ = ["BRAX_BACKENDS", "GYMNAX_TASKS", "PLAYGROUND_GROUPS", "PlaygroundAssetsMissing", "brax_task_names",
+           "make_brax", "make_gymnax", "make_playground", "playground_task_names"]
