@@ -1,38 +1,108 @@
-"""Flax MLPs: soft Q critics, Gaussian policy heads, deterministic policies."""
+"""Flax MLPs: soft Q critics (scalar and categorical), Gaussian policy heads, deterministic policies.
+
+Two critic options, both off by default (the default modules and parameter trees are unchanged):
+
+- `layer_norm=True`: each hidden layer is Dense -> LayerNorm -> ReLU (Brax's `q_network_layer_norm`,
+  FastTD3's critic option; Ball et al. 2023, "Efficient Online RL with Offline Data", Sec. 4.2).
+  LayerNorm's parameters sit beside the Dense ones in the same MLP (`LayerNorm_0`, `LayerNorm_1`, ...);
+  the Dense layers keep their names.
+- `dtype=jnp.bfloat16` (mixed precision): the Dense (and LayerNorm) layers compute in that dtype
+  while their parameters stay float32 (flax `param_dtype`); every module casts its outputs back to
+  float32, so log-probabilities, softmaxes and losses are float32 maths. `dtype=None` (the default)
+  is flax's own default: computation in the dtype of the inputs and parameters (float32).
+"""
 
 from __future__ import annotations
 
-from typing import Sequence
+import math
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from softrl_jax.config import ConfigError
+
 STD_HEADS = ("sigmoid", "log_std")
+COMPUTE_DTYPES = ("float32", "bfloat16")
+
+
+def compute_dtype(name: str) -> Any:
+    """Config value -> flax `dtype=`: "float32" -> None (flax's default, bit-identical to no dtype),
+    "bfloat16" -> jnp.bfloat16."""
+    if name not in COMPUTE_DTYPES:
+        raise ValueError(f"compute_dtype={name!r}; valid choices: {', '.join(COMPUTE_DTYPES)}")
+    return None if name == "float32" else jnp.bfloat16
+
+
+def categorical_support(v_min: float, v_max: float, num_atoms: int) -> jax.Array:
+    """[num_atoms] evenly spaced atoms from v_min to v_max (C51's support, float32)."""
+    return jnp.linspace(v_min, v_max, num_atoms, dtype=jnp.float32)
+
+
+def check_categorical_support(v_min: float, v_max: float, num_atoms: int) -> None:
+    """Raise ConfigError unless v_min < v_max are finite and num_atoms >= 2 (every algorithm's check)."""
+    if not (math.isfinite(v_min) and math.isfinite(v_max) and v_min < v_max):
+        raise ConfigError(f"--v_min={v_min} and --v_max={v_max} are not valid; the c51 support needs finite "
+                          "--v_min < --v_max")
+    if num_atoms < 2:
+        raise ConfigError(f"--num_atoms={num_atoms} is out of range; must be >= 2")
+
+
+def _to_float32(x, dtype):
+    """Cast a network output back to float32 under mixed precision (a no-op when dtype is None)."""
+    return x if dtype is None else x.astype(jnp.float32)
 
 
 class MLP(nn.Module):
-    """ReLU MLP with a linear output layer of `out` units."""
+    """ReLU MLP with a linear output layer of `out` units.
+
+    layer_norm: Dense -> LayerNorm -> ReLU in every hidden layer (not after the output layer).
+    dtype: computation dtype of the layers (None: float32 as the inputs); outputs are float32.
+    """
 
     hidden: Sequence[int]
     out: int
+    layer_norm: bool = False
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, x):
         for width in self.hidden:
-            x = nn.relu(nn.Dense(width)(x))
-        return nn.Dense(self.out)(x)
+            x = nn.Dense(width, dtype=self.dtype)(x)
+            if self.layer_norm:
+                x = nn.LayerNorm(dtype=self.dtype)(x)
+            x = nn.relu(x)
+        return _to_float32(nn.Dense(self.out, dtype=self.dtype)(x), self.dtype)
 
 
 class QNetwork(nn.Module):
     """Q(s, a): obs [..., O], action [..., A] -> [...]."""
 
     hidden: Sequence[int]
+    layer_norm: bool = False
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, obs, action):
         x = jnp.concatenate([obs, action], axis=-1)
-        return MLP(self.hidden, 1)(x)[..., 0]
+        return MLP(self.hidden, 1, self.layer_norm, self.dtype)(x)[..., 0]
+
+
+class CategoricalQNetwork(nn.Module):
+    """Distributional (C51) critic: obs [..., O], action [..., A] -> logits [..., num_atoms] of
+    `Z(s, a)` on a fixed support (Bellemare, Dabney & Munos 2017; FastTD3's DistributionalQNetwork).
+    The support lives outside the network (`softrl_jax.ops.categorical_mean` maps logits to Q)."""
+
+    hidden: Sequence[int]
+    num_atoms: int
+    layer_norm: bool = False
+    dtype: Any = None
+
+    @nn.compact
+    def __call__(self, obs, action):
+        x = jnp.concatenate([obs, action], axis=-1)
+        return MLP(self.hidden, self.num_atoms, self.layer_norm, self.dtype)(x)
 
 
 class GaussianPolicyNet(nn.Module):
@@ -40,7 +110,8 @@ class GaussianPolicyNet(nn.Module):
 
     std_head "sigmoid": scale = sigmoid(x) + min_std (DSPG paper: identity mean, sigmoid std; the
     authors' code adds 1e-4). std_head "log_std": log_std squashed into [log_std_min, log_std_max]
-    by tanh, scale = exp(log_std) (SAC, CleanRL: -5 and 2).
+    by tanh, scale = exp(log_std) (SAC, CleanRL: -5 and 2). Under mixed precision (`dtype`) the two
+    heads' outputs are cast to float32 before the scale is formed.
     """
 
     hidden: Sequence[int]
@@ -49,14 +120,15 @@ class GaussianPolicyNet(nn.Module):
     min_std: float = 1e-4
     log_std_min: float = -5.0
     log_std_max: float = 2.0
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, obs):
         h = obs
         for width in self.hidden:
-            h = nn.relu(nn.Dense(width)(h))
-        loc = nn.Dense(self.action_size)(h)
-        raw = nn.Dense(self.action_size)(h)
+            h = nn.relu(nn.Dense(width, dtype=self.dtype)(h))
+        loc = _to_float32(nn.Dense(self.action_size, dtype=self.dtype)(h), self.dtype)
+        raw = _to_float32(nn.Dense(self.action_size, dtype=self.dtype)(h), self.dtype)
         if self.std_head == "sigmoid":
             scale = jax.nn.sigmoid(raw) + self.min_std
         elif self.std_head == "log_std":
@@ -68,11 +140,12 @@ class GaussianPolicyNet(nn.Module):
 
 
 class DeterministicPolicyNet(nn.Module):
-    """obs [..., O] -> action [..., A] in [-1, 1] (tanh output)."""
+    """obs [..., O] -> action [..., A] in [-1, 1] (tanh output, taken in float32)."""
 
     hidden: Sequence[int]
     action_size: int
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, obs):
-        return jnp.tanh(MLP(self.hidden, self.action_size)(obs))
+        return jnp.tanh(MLP(self.hidden, self.action_size, dtype=self.dtype)(obs))

@@ -10,6 +10,13 @@ Ornstein-Uhlenbeck noise (the paper) to `mu(s)` and clips to [-1, 1]; the OU sta
     state = ddpg.init(cfg, key, obs_size, action_size)
     state, metrics = ddpg.update(cfg, state, batch, key)
 
+Critic options: `critic="c51"` replaces the scalar critic by a categorical one (C51, Bellemare et
+al. 2017; FastTD3's critic with one member) on `linspace(v_min, v_max, num_atoms)`: its target is
+the projection `Phi(r + discount * Z'(s', mu'(s')))` of the target critic's distribution
+(`ops.categorical_td_target` with no shift), its loss the cross-entropy to it, and the actor ascends
+the mean `E[Z(s, mu(s))]`. `critic_layer_norm` puts LayerNorm after each hidden Dense of the critic;
+`compute_dtype="bfloat16"` runs the layers of actor and critic in bfloat16 with float32 parameters.
+
 Metrics carry the same keys as the soft algorithms: `alpha` is 0 (no entropy bonus) and `entropy`
 is logged as 0.0, a placeholder (a deterministic policy has no finite differential entropy) that
 keeps metrics.jsonl free of NaN and -inf.
@@ -28,9 +35,11 @@ import optax
 from softrl_jax import ops
 from softrl_jax.config import QUICK_LOOP, fld
 from softrl_jax.envs import Transition
-from softrl_jax.networks import DeterministicPolicyNet, QNetwork
+from softrl_jax.networks import (COMPUTE_DTYPES, CategoricalQNetwork, DeterministicPolicyNet, QNetwork,
+                                 categorical_support, check_categorical_support, compute_dtype)
 
 NOISES = ("gaussian", "ou")
+CRITICS = ("scalar", "c51")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +59,15 @@ class Config:
     ou_dt: float = fld(1.0, gt=0.0, doc="OU time step (1: one step per environment step)")
     reward_scale: float = fld(1.0, gt=0.0, doc="reward multiplier (DDPG 1)")
     batch_size: int = fld(256, ge=1, doc="minibatch (modern 256; paper 64)")
+    critic: str = fld("scalar", choices=CRITICS, doc="scalar: Q network (DDPG); c51: categorical critic (C51, "
+                                                     "FastTD3)")
+    critic_layer_norm: bool = fld(False, doc="Dense -> LayerNorm -> ReLU in the critic's hidden layers (Brax "
+                                             "q_network_layer_norm, FastTD3)")
+    num_atoms: int = fld(101, ge=2, doc="atoms of the c51 support (FastTD3 101)")
+    v_min: float = fld(-250.0, doc="lowest atom of the c51 support (FastTD3's default -250)")
+    v_max: float = fld(250.0, doc="highest atom of the c51 support (FastTD3's default 250)")
+    compute_dtype: str = fld("float32", choices=COMPUTE_DTYPES, doc="dtype of the networks' layer maths; "
+                                                                   "parameters and losses stay float32")
 
 
 TASK_DEFAULTS: dict[str, dict] = {}
@@ -71,6 +89,11 @@ PRESETS = {
 }
 
 
+def check(cfg: Config) -> None:
+    """Cross-field checks (raise ConfigError): the c51 support, finite v_min < v_max, num_atoms >= 2."""
+    check_categorical_support(cfg.v_min, cfg.v_max, cfg.num_atoms)
+
+
 class State(NamedTuple):
     actor: Any
     critic: Any
@@ -80,8 +103,18 @@ class State(NamedTuple):
     critic_opt: Any
 
 
-def networks(cfg: Config, action_size: int) -> tuple[DeterministicPolicyNet, QNetwork]:
-    return DeterministicPolicyNet(cfg.hidden, action_size), QNetwork(cfg.hidden)
+def networks(cfg: Config, action_size: int) -> tuple[DeterministicPolicyNet, QNetwork | CategoricalQNetwork]:
+    dtype = compute_dtype(cfg.compute_dtype)
+    if cfg.critic == "c51":
+        q_net = CategoricalQNetwork(cfg.hidden, cfg.num_atoms, cfg.critic_layer_norm, dtype)
+    else:
+        q_net = QNetwork(cfg.hidden, cfg.critic_layer_norm, dtype)
+    return DeterministicPolicyNet(cfg.hidden, action_size, dtype), q_net
+
+
+def support(cfg: Config) -> chex.Array:
+    """[N] the c51 atoms `linspace(v_min, v_max, num_atoms)`."""
+    return categorical_support(cfg.v_min, cfg.v_max, cfg.num_atoms)
 
 
 def _is_kernel(params):
@@ -112,12 +145,20 @@ def init(cfg: Config, key: chex.PRNGKey, obs_size: int, action_size: int) -> Sta
 
 def mu(cfg: Config, actor_params, obs: chex.Array) -> chex.Array:
     """Deterministic action: obs [..., O] -> [..., A] in [-1, 1]."""
-    return DeterministicPolicyNet(cfg.hidden, _action_size(actor_params)).apply(actor_params, obs)
+    return networks(cfg, _action_size(actor_params))[0].apply(actor_params, obs)
+
+
+def q_logits(cfg: Config, critic_params, obs: chex.Array, action: chex.Array) -> chex.Array:
+    """c51 critic: obs [..., O], action [..., A] -> logits [..., N]."""
+    return networks(cfg, action.shape[-1])[1].apply(critic_params, obs, action)
 
 
 def q_value(cfg: Config, critic_params, obs: chex.Array, action: chex.Array) -> chex.Array:
-    """obs [..., O], action [..., A] -> [...]."""
-    return QNetwork(cfg.hidden).apply(critic_params, obs, action)
+    """obs [..., O], action [..., A] -> [...]; for c51 the mean `E[Z(s, a)]`."""
+    if cfg.critic == "c51":
+        logits = q_logits(cfg, critic_params, obs, action)
+        return jnp.vectorize(ops.categorical_mean, signature="(n),(n)->()")(logits, support(cfg))
+    return networks(cfg, action.shape[-1])[1].apply(critic_params, obs, action)
 
 
 def _action_size(actor_params) -> int:
@@ -131,9 +172,25 @@ def target(cfg: Config, target_actor, target_critic, transition: Transition) -> 
     return ops.ddpg_target(cfg.reward_scale * transition.reward, discount, q_next)
 
 
+def c51_target(cfg: Config, target_actor, target_critic, transition: Transition) -> chex.Array:
+    """[N] projected `r + discount * Z'(s', mu'(s'))` for ONE transition: target networks, no noise."""
+    next_obs = transition.next_obs
+    logits = q_logits(cfg, target_critic, next_obs, mu(cfg, target_actor, next_obs))
+    discount = cfg.gamma * (1.0 - transition.terminated)
+    return ops.categorical_td_target(cfg.reward_scale * transition.reward, discount, jax.nn.softmax(logits),
+                                     support(cfg))
+
+
 def critic_loss(cfg: Config, critic, target_actor, target_critic, batch: Transition) -> tuple:
-    """`mean_i (Q(s_i, a_i) - stop_gradient(y_i))^2`. batch leaves: [B, ...]."""
+    """`mean_i (Q(s_i, a_i) - stop_gradient(y_i))^2`; for c51 the mean cross-entropy to the projected
+    target distributions (q_mean, target_mean: their means). batch leaves: [B, ...]."""
     chex.assert_rank(batch.reward, 1)
+    if cfg.critic == "c51":
+        y = jax.vmap(lambda t: c51_target(cfg, target_actor, target_critic, t))(batch)  # [B, N]
+        logits = q_logits(cfg, critic, batch.obs, batch.action)  # [B, N]
+        loss = jnp.mean(jax.vmap(ops.categorical_loss)(logits, y))
+        q = jax.vmap(ops.categorical_mean, (0, None))(logits, support(cfg))
+        return loss, {"critic_loss": loss, "q_mean": jnp.mean(q), "target_mean": jnp.mean(y @ support(cfg))}
     y = jax.vmap(lambda t: target(cfg, target_actor, target_critic, t))(batch)
     q = q_value(cfg, critic, batch.obs, batch.action)
     loss = jnp.mean(jax.vmap(ops.soft_q_critic_loss)(q, y))

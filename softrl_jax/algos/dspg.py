@@ -8,6 +8,24 @@ gradient (eq. 17) with M fresh actions from the CURRENT policy per state, clippe
     cfg = dspg.Config()
     state = dspg.init(cfg, key, obs_size, action_size)
     state, metrics = dspg.update(cfg, state, batch, key)
+
+Critic options (off by default): `critic_layer_norm` (Dense -> LayerNorm -> ReLU in the critic's
+hidden layers), `compute_dtype="bfloat16"` (actor and critic layers in bfloat16, float32 parameters
+and losses), and `critic="c51"`, a categorical critic (C51, Bellemare et al. 2017) on the support
+`z = linspace(v_min, v_max, num_atoms)`. Its target for a transition is the average over the M
+target-policy actions `a'_j` of the projected soft distributional targets
+
+    Y = 1/M sum_j Phi( r + discount * (Z'(s', a'_j) - alpha log pi'(a'_j|s')) )
+
+(`ops.sampled_categorical_td_target`), its loss the cross-entropy to Y (in place of eq. 16), and the
+soft policy gradient (eq. 17) uses the critic's MEAN `Q(s, a) = E[Z(s, a)]`. When is this sound: the
+projection `Phi` preserves the mean exactly when every shifted atom `r + discount * (z_i - alpha
+log pi'(a'_j|s'))` lies inside `[v_min, v_max]`; then `E[Y]` is the paper's sampled soft Bellman
+target (eq. 15) computed with `Q' = E[Z']`, and the critic's mean follows the same fixed point as the
+scalar critic. Atoms outside the support are clipped to `v_min` or `v_max`, so whenever the soft
+returns (reward scale, 1 / (1 - gamma) horizon and the entropy bonus `-alpha log pi`, which grows
+as the policy narrows) reach the bounds, the critic's mean is biased toward the bounds and the
+policy gradient sees a compressed Q. Choose the support to cover the scaled soft returns.
 """
 
 from __future__ import annotations
@@ -24,7 +42,10 @@ from softrl_jax import ops
 from softrl_jax.config import ConfigError, QUICK_LOOP, fld
 from softrl_jax.distributions import POLICY_KINDS, PolicyDist, make_policy_dist
 from softrl_jax.envs import Transition
-from softrl_jax.networks import STD_HEADS, GaussianPolicyNet, QNetwork
+from softrl_jax.networks import (COMPUTE_DTYPES, STD_HEADS, CategoricalQNetwork, GaussianPolicyNet, QNetwork,
+                                 categorical_support, check_categorical_support, compute_dtype)
+
+CRITICS = ("scalar", "c51")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +67,15 @@ class Config:
     min_std: float = fld(1e-4, ge=0.0, doc="added to the sigmoid std (authors' code 1e-4)")
     grad_reduction: str = fld("mean", choices=("mean", "sum"), doc="paper: mean over B*M; authors: sum")
     batch_size: int = fld(100, ge=1, doc="minibatch (paper 100)")
+    critic: str = fld("scalar", choices=CRITICS, doc="scalar: Q network (paper); c51: categorical critic whose "
+                                                     "mean is Q (module docstring)")
+    critic_layer_norm: bool = fld(False, doc="Dense -> LayerNorm -> ReLU in the critic's hidden layers (Brax "
+                                             "q_network_layer_norm, FastTD3)")
+    num_atoms: int = fld(101, ge=2, doc="atoms of the c51 support (FastTD3 101)")
+    v_min: float = fld(-250.0, doc="lowest atom of the c51 support (FastTD3's default -250)")
+    v_max: float = fld(250.0, doc="highest atom of the c51 support (FastTD3's default 250)")
+    compute_dtype: str = fld("float32", choices=COMPUTE_DTYPES, doc="dtype of the networks' layer maths; "
+                                                                   "parameters and losses stay float32")
 
 
 # Paper Sec. 6.1: N = 5 for Ant and Walker2d, 1 for Hopper, 3 for HalfCheetah.
@@ -78,14 +108,31 @@ class State(NamedTuple):
 
 
 def check(cfg: Config) -> None:
-    """Cross-field checks (raise ConfigError): the leave-one-out baseline needs other samples."""
+    """Cross-field checks (raise ConfigError): the leave-one-out baseline needs other samples; the c51
+    support needs finite v_min < v_max and num_atoms >= 2."""
     if cfg.baseline == "loo" and cfg.num_samples < 2:
         raise ConfigError(f"--num_samples={cfg.num_samples} is out of range for --baseline=loo; must be >= 2 (each "
                           "sample's baseline is the mean of the other M - 1), or use --baseline=none")
+    check_categorical_support(cfg.v_min, cfg.v_max, cfg.num_atoms)
 
 
-def networks(cfg: Config, action_size: int) -> tuple[GaussianPolicyNet, QNetwork]:
-    return (GaussianPolicyNet(cfg.hidden, action_size, cfg.std_head, cfg.min_std), QNetwork(cfg.hidden))
+def networks(cfg: Config, action_size: int) -> tuple[GaussianPolicyNet, QNetwork | CategoricalQNetwork]:
+    dtype = compute_dtype(cfg.compute_dtype)
+    if cfg.critic == "c51":
+        q_net = CategoricalQNetwork(cfg.hidden, cfg.num_atoms, cfg.critic_layer_norm, dtype)
+    else:
+        q_net = QNetwork(cfg.hidden, cfg.critic_layer_norm, dtype)
+    return GaussianPolicyNet(cfg.hidden, action_size, cfg.std_head, cfg.min_std, dtype=dtype), q_net
+
+
+def support(cfg: Config) -> chex.Array:
+    """[N] the c51 atoms `linspace(v_min, v_max, num_atoms)`."""
+    return categorical_support(cfg.v_min, cfg.v_max, cfg.num_atoms)
+
+
+def _mean(cfg: Config, logits: chex.Array) -> chex.Array:
+    """c51 logits [..., N] -> Q = E[Z] [...]."""
+    return jnp.vectorize(ops.categorical_mean, signature="(n),(n)->()")(logits, support(cfg))
 
 
 def actor_optimizer(cfg: Config) -> optax.GradientTransformation:
@@ -117,11 +164,18 @@ def _action_size(cfg: Config, actor_params) -> int:
     return actor_params["params"][f"Dense_{len(cfg.hidden)}"]["kernel"].shape[-1]  # the loc head [H, A]
 
 
-def _q(cfg: Config, critic_params, obs: chex.Array, actions: chex.Array) -> chex.Array:
-    """obs [B, O], actions [B, M, A] -> [B, M], as ONE flat network apply over the B*M pairs."""
+def _critic_out(cfg: Config, critic_params, obs: chex.Array, actions: chex.Array) -> chex.Array:
+    """obs [B, O], actions [B, M, A] -> [B, M] (scalar) or logits [B, M, N] (c51), as ONE flat
+    network apply over the B*M pairs."""
     _, q_net = networks(cfg, actions.shape[-1])
     obs = jnp.broadcast_to(obs[:, None, :], actions.shape[:-1] + obs.shape[-1:])
     return q_net.apply(critic_params, obs, actions)
+
+
+def _q(cfg: Config, critic_params, obs: chex.Array, actions: chex.Array) -> chex.Array:
+    """obs [B, O], actions [B, M, A] -> Q [B, M]; for c51 the critic's mean E[Z]."""
+    out = _critic_out(cfg, critic_params, obs, actions)
+    return _mean(cfg, out) if cfg.critic == "c51" else out
 
 
 def _per_state(fn, dist, *args):
@@ -136,14 +190,30 @@ def critic_loss(cfg: Config, critic_params, target_actor, target_critic, batch: 
     keys = jax.random.split(key, batch.reward.shape[0])  # one key per next state
     dist = policy(cfg, target_actor, batch.next_obs)
     _, actions, log_pi = _per_state(lambda d, k: d.sample_and_log_prob(k, cfg.num_samples), dist, keys)
-    q_next = _q(cfg, target_critic, batch.next_obs, actions)  # [B, M]
     discount = cfg.gamma * (1.0 - batch.terminated)
+    if cfg.critic == "c51":
+        return _c51_critic_loss(cfg, critic_params, target_critic, batch, actions, log_pi, discount)
+    q_next = _q(cfg, target_critic, batch.next_obs, actions)  # [B, M]
     y = jax.vmap(ops.soft_bellman_target, in_axes=(0, 0, 0, 0, None))(
         cfg.reward_scale * batch.reward, discount, q_next, log_pi, cfg.alpha)
     _, q_net = networks(cfg, batch.action.shape[-1])
     q = q_net.apply(critic_params, batch.obs, batch.action)
     loss = jnp.mean(jax.vmap(ops.soft_q_critic_loss)(q, y))
     return loss, {"critic_loss": loss, "q_mean": jnp.mean(q), "target_mean": jnp.mean(y)}
+
+
+def _c51_critic_loss(cfg: Config, critic_params, target_critic, batch: Transition, actions, log_pi,
+                     discount) -> tuple:
+    """Cross-entropy to the averaged projected soft targets (module docstring). actions [B, M, A],
+    log_pi [B, M] of the target policy; q_mean and target_mean are means of the distributions."""
+    next_probs = jax.nn.softmax(_critic_out(cfg, target_critic, batch.next_obs, actions), axis=-1)  # [B, M, N]
+    y = jax.vmap(ops.sampled_categorical_td_target, in_axes=(0, 0, 0, None, 0))(
+        cfg.reward_scale * batch.reward, discount, next_probs, support(cfg), cfg.alpha * log_pi)  # [B, N]
+    _, q_net = networks(cfg, batch.action.shape[-1])
+    logits = q_net.apply(critic_params, batch.obs, batch.action)  # [B, N]
+    loss = jnp.mean(jax.vmap(ops.categorical_loss)(logits, y))
+    return loss, {"critic_loss": loss, "q_mean": jnp.mean(_mean(cfg, logits)),
+                  "target_mean": jnp.mean(y @ support(cfg))}
 
 
 def actor_loss(cfg: Config, actor_params, critic_params, obs: chex.Array, key) -> tuple:

@@ -1,6 +1,6 @@
 """SAC: soft actor-critic (Haarnoja et al. 2018a "v1", 2018b "v2").
 
-Two variants, selected by config fields rather than by separate code paths:
+Three critics, selected by config fields rather than by separate code paths:
 
 - `critic="twin"` (default, SAC v2 / softlearning / CleanRL): an ensemble of `num_critics` = 2 Q
   networks with Polyak target copies; target `r + discount * (min_k Q'_k(s', a') - alpha log pi(a'|s'))`
@@ -9,6 +9,20 @@ Two variants, selected by config fields rather than by separate code paths:
 - `critic="v_net"` (SAC v1, the DSPG paper's SAC baseline with `num_critics=1`, `learn_alpha=False`):
   Q networks trained towards `r + discount * V_psi'(s')`, a state-value network V_psi trained towards
   `min_k Q_k(s, a) - alpha log pi(a|s)` with `a ~ pi(.|s)`, and a Polyak target V_psi'.
+- `critic="c51"` (distributional, as FastSAC / FastTD3's critic): an ensemble of `num_critics`
+  categorical critics (C51, Bellemare et al. 2017) on the support `linspace(v_min, v_max, num_atoms)`
+  with Polyak targets and the learned temperature of `twin`. With `a' ~ pi(.|s')`, every target
+  critic's next distribution is shifted by the entropy term and projected onto the support,
+  `Phi(r + discount * (Z'_k(s', a') - alpha log pi(a'|s')))` (`ops.categorical_td_target`); the
+  clipped double-Q rule of FastTD3 then picks the projected distribution whose MEAN is lowest as the
+  target of every member, and each member minimises its cross-entropy to it. The actor uses
+  `min_k E[Z_k(s, a)]` in place of `min_k Q_k(s, a)`. The support must cover the scaled soft returns
+  (about `reward_scale * r_max / (1 - gamma)` plus the entropy bonus); mass beyond it is clipped to
+  the end atoms and biases Q toward the bounds.
+
+Critic options shared by the three critics: `critic_layer_norm` (Dense -> LayerNorm -> ReLU in the
+critics' hidden layers, Q and V) and `compute_dtype` (bfloat16 layer maths with float32 parameters,
+for actor and critics; outputs and losses stay float32).
 
 `init` and `update` are pure and importable:
 
@@ -31,9 +45,10 @@ from softrl_jax import ops
 from softrl_jax.config import QUICK_LOOP, fld
 from softrl_jax.distributions import PolicyDist, make_policy_dist
 from softrl_jax.envs import Transition
-from softrl_jax.networks import MLP, STD_HEADS, GaussianPolicyNet, QNetwork
+from softrl_jax.networks import (COMPUTE_DTYPES, MLP, STD_HEADS, CategoricalQNetwork, GaussianPolicyNet, QNetwork,
+                                 categorical_support, check_categorical_support, compute_dtype)
 
-CRITICS = ("twin", "v_net")
+CRITICS = ("twin", "v_net", "c51")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +61,8 @@ class Config:
     alpha_lr: float = fld(3e-4, ge=0.0, doc="temperature Adam learning rate (softlearning 3e-4)")
     gamma: float = fld(0.99, ge=0.0, le=1.0, doc="discount (SAC 0.99)")
     tau: float = fld(0.005, ge=0.0, le=1.0, doc="Polyak rate of the target critics / target V (SAC 0.005)")
-    critic: str = fld("twin", choices=CRITICS, doc="twin: target Q nets (SAC v2); v_net: target V net (SAC v1)")
+    critic: str = fld("twin", choices=CRITICS, doc="twin: target Q nets (SAC v2); v_net: target V net (SAC v1); "
+                                                   "c51: ensemble of categorical critics (FastSAC/FastTD3)")
     num_critics: int = fld(2, ge=1, doc="Q networks, minimum taken (v2 and TD3: 2; DSPG paper's SAC: 1)")
     learn_alpha: bool = fld(True, doc="learn the temperature (SAC v2) or keep `alpha` fixed (SAC v1)")
     alpha: float = fld(1.0, gt=0.0, doc="temperature: fixed value, or the initial one if learned (softlearning 1)")
@@ -55,6 +71,13 @@ class Config:
     std_head: str = fld("log_std", choices=STD_HEADS, doc="policy scale head (SAC: clipped log std)")
     min_std: float = fld(1e-4, ge=0.0, doc="added to the sigmoid std (std_head=sigmoid only)")
     batch_size: int = fld(256, ge=1, doc="minibatch (SAC 256)")
+    critic_layer_norm: bool = fld(False, doc="Dense -> LayerNorm -> ReLU in the critics' hidden layers (Brax "
+                                             "q_network_layer_norm, FastTD3)")
+    num_atoms: int = fld(101, ge=2, doc="atoms of the c51 support (FastTD3 101)")
+    v_min: float = fld(-250.0, doc="lowest atom of the c51 support (FastTD3's default -250)")
+    v_max: float = fld(250.0, doc="highest atom of the c51 support (FastTD3's default 250)")
+    compute_dtype: str = fld("float32", choices=COMPUTE_DTYPES, doc="dtype of the networks' layer maths; "
+                                                                   "parameters and losses stay float32")
 
 
 TASK_DEFAULTS: dict[str, dict] = {}
@@ -71,10 +94,15 @@ PRESETS = {
 }
 
 
+def check(cfg: Config) -> None:
+    """Cross-field checks (raise ConfigError): the c51 support, finite v_min < v_max, num_atoms >= 2."""
+    check_categorical_support(cfg.v_min, cfg.v_max, cfg.num_atoms)
+
+
 class State(NamedTuple):
     actor: Any
     critic: Any  # {"q": Q params stacked [K, ...]} plus {"v": V params} when critic == "v_net"
-    target_critic: Any  # twin: {"q": [K, ...]}; v_net: {"v": ...}
+    target_critic: Any  # twin and c51: {"q": [K, ...]}; v_net: {"v": ...}
     log_alpha: chex.Array  # [] log temperature (constant when learn_alpha is False)
     actor_opt: Any
     critic_opt: Any
@@ -85,21 +113,51 @@ class State(NamedTuple):
 
 
 def policy_net(cfg: Config, action_size: int) -> GaussianPolicyNet:
-    return GaussianPolicyNet(cfg.hidden, action_size, cfg.std_head, cfg.min_std)
+    return GaussianPolicyNet(cfg.hidden, action_size, cfg.std_head, cfg.min_std,
+                             dtype=compute_dtype(cfg.compute_dtype))
+
+
+def q_net(cfg: Config) -> QNetwork | CategoricalQNetwork:
+    """One ensemble member: a scalar Q network, or a categorical one (critic == "c51")."""
+    if cfg.critic == "c51":
+        return CategoricalQNetwork(cfg.hidden, cfg.num_atoms, cfg.critic_layer_norm, compute_dtype(cfg.compute_dtype))
+    return QNetwork(cfg.hidden, cfg.critic_layer_norm, compute_dtype(cfg.compute_dtype))
+
+
+def v_net(cfg: Config) -> MLP:
+    return MLP(cfg.hidden, 1, cfg.critic_layer_norm, compute_dtype(cfg.compute_dtype))
+
+
+def support(cfg: Config) -> chex.Array:
+    """[N] the c51 atoms `linspace(v_min, v_max, num_atoms)`."""
+    return categorical_support(cfg.v_min, cfg.v_max, cfg.num_atoms)
+
+
+def q_logits(cfg: Config, q_params, obs: chex.Array, action: chex.Array) -> chex.Array:
+    """c51 ensemble logits: params [K, ...], obs [..., O], action [..., A] -> [K, ..., N]."""
+    return jax.vmap(lambda p: q_net(cfg).apply(p, obs, action))(q_params)
 
 
 def q_values(cfg: Config, q_params, obs: chex.Array, action: chex.Array) -> chex.Array:
-    """Ensemble Q: params [K, ...], obs [..., O], action [..., A] -> [K, ...]."""
-    return jax.vmap(lambda p: QNetwork(cfg.hidden).apply(p, obs, action))(q_params)
+    """Ensemble Q: params [K, ...], obs [..., O], action [..., A] -> [K, ...]; for c51 the means
+    `E[Z_k(s, a)]` of the categorical critics."""
+    if cfg.critic == "c51":
+        return _mean(cfg, q_logits(cfg, q_params, obs, action))
+    return jax.vmap(lambda p: q_net(cfg).apply(p, obs, action))(q_params)
+
+
+def _mean(cfg: Config, logits: chex.Array) -> chex.Array:
+    """logits [..., N] -> E[Z] [...] on the c51 support."""
+    return jnp.vectorize(ops.categorical_mean, signature="(n),(n)->()")(logits, support(cfg))
 
 
 def v_value(cfg: Config, v_params, obs: chex.Array) -> chex.Array:
     """State value V_psi: obs [..., O] -> [...]."""
-    return MLP(cfg.hidden, 1).apply(v_params, obs)[..., 0]
+    return v_net(cfg).apply(v_params, obs)[..., 0]
 
 
 def target_part(cfg: Config, critic) -> dict:
-    """The part of the critic that has a Polyak target: the Q ensemble (twin) or V (v_net)."""
+    """The part of the critic that has a Polyak target: the Q ensemble (twin, c51) or V (v_net)."""
     return {"v": critic["v"]} if cfg.critic == "v_net" else {"q": critic["q"]}
 
 
@@ -132,10 +190,9 @@ def init(cfg: Config, key: chex.PRNGKey, obs_size: int, action_size: int) -> Sta
     actor_key, q_key, v_key = jax.random.split(key, 3)
     obs, act = jnp.zeros((obs_size,)), jnp.zeros((action_size,))
     actor = policy_net(cfg, action_size).init(actor_key, obs)
-    critic = {"q": jax.vmap(lambda k: QNetwork(cfg.hidden).init(k, obs, act))(
-        jax.random.split(q_key, cfg.num_critics))}
+    critic = {"q": jax.vmap(lambda k: q_net(cfg).init(k, obs, act))(jax.random.split(q_key, cfg.num_critics))}
     if cfg.critic == "v_net":
-        critic["v"] = MLP(cfg.hidden, 1).init(v_key, obs)
+        critic["v"] = v_net(cfg).init(v_key, obs)
     log_alpha = jnp.log(jnp.asarray(cfg.alpha, jnp.float32))
     return State(actor, critic, target_part(cfg, critic), log_alpha, actor_optimizer(cfg).init(actor),
                  critic_optimizer(cfg).init(critic), alpha_optimizer(cfg).init(log_alpha))
@@ -158,6 +215,26 @@ def twin_target(cfg: Config, actor, target_critic, transition: Transition, alpha
     return ops.sac_critic_target(cfg.reward_scale * transition.reward, discount, q_next, log_pi[0], alpha)
 
 
+def c51_target(cfg: Config, actor, target_critic, transition: Transition, alpha, key) -> chex.Array:
+    """[N] soft distributional target for ONE transition, `a' ~ pi(.|s')` drawn with `key`.
+
+    Each target critic's next distribution is projected with the soft shift `alpha log pi(a'|s')`
+    (`ops.categorical_td_target`); the projection with the lowest mean is the target of every
+    member. This is FastTD3's clipped double Q for distributional critics (github younggyoseo/FastTD3,
+    fast_td3/train.py, `update_main`: `torch.where(qf1_next_target_value < qf2_next_target_value,
+    qf1_next_target_projected, qf2_next_target_projected)`, the values being the means of the
+    PROJECTED distributions), generalised from 2 to K members by argmin (ties: the first member).
+    """
+    dist = policy(cfg, actor, transition.next_obs)
+    _, next_action, log_pi = dist.sample_and_log_prob(key, 1)
+    logits = q_logits(cfg, target_critic["q"], transition.next_obs, next_action[0])  # [K, N]
+    discount = cfg.gamma * (1.0 - transition.terminated)
+    projected = jax.vmap(ops.categorical_td_target, (None, None, 0, None, None))(
+        cfg.reward_scale * transition.reward, discount, jax.nn.softmax(logits, axis=-1), support(cfg),
+        alpha * log_pi[0])  # [K, N]
+    return projected[jnp.argmin(projected @ support(cfg))]
+
+
 def v_net_target(cfg: Config, target_critic, transition: Transition) -> chex.Array:
     """Scalar SAC v1 Q target for ONE transition: `r + discount * V_psi'(s')`."""
     v_next = v_value(cfg, target_critic["v"], transition.next_obs)
@@ -167,9 +244,12 @@ def v_net_target(cfg: Config, target_critic, transition: Transition) -> chex.Arr
 
 def critic_loss(cfg: Config, critic, actor, target_critic, batch: Transition, alpha, key) -> tuple:
     """Q loss summed over the ensemble (each member its own squared error), plus for v_net the V loss
-    (SAC v1 eq. 5). batch leaves: [B, ...]. Targets carry no gradient."""
+    (SAC v1 eq. 5); for c51 the cross-entropy loss of `c51_critic_loss`. batch leaves: [B, ...].
+    Targets carry no gradient."""
     chex.assert_rank(batch.reward, 1)
     target_key, value_key = jax.random.split(key)
+    if cfg.critic == "c51":
+        return c51_critic_loss(cfg, critic, actor, target_critic, batch, alpha, target_key)
     if cfg.critic == "twin":
         keys = jax.random.split(target_key, batch.reward.shape[0])
         y = jax.vmap(lambda t, k: twin_target(cfg, actor, target_critic, t, alpha, k))(batch, keys)
@@ -181,6 +261,19 @@ def critic_loss(cfg: Config, critic, actor, target_critic, batch: Transition, al
     if cfg.critic == "v_net":
         loss = loss + value_loss(cfg, critic, actor, batch.obs, alpha, value_key)
     return loss, {"critic_loss": loss, "q_mean": jnp.mean(q), "target_mean": jnp.mean(y)}
+
+
+def c51_critic_loss(cfg: Config, critic, actor, target_critic, batch: Transition, alpha, key) -> tuple:
+    """Cross-entropy of every categorical critic to the shared projected target (`c51_target`),
+    averaged over the batch and summed over the ensemble. q_mean and target_mean are means of the
+    distributions. batch leaves: [B, ...]."""
+    keys = jax.random.split(key, batch.reward.shape[0])
+    y = jax.vmap(lambda t, k: c51_target(cfg, actor, target_critic, t, alpha, k))(batch, keys)  # [B, N]
+    logits = q_logits(cfg, critic["q"], batch.obs, batch.action)  # [K, B, N]
+    losses = jnp.vectorize(ops.categorical_loss, signature="(n),(n)->()")(logits, y[None])  # [K, B]
+    loss = jnp.sum(jnp.mean(losses, axis=1))
+    return loss, {"critic_loss": loss, "q_mean": jnp.mean(_mean(cfg, logits)),
+                  "target_mean": jnp.mean(y @ support(cfg))}
 
 
 def value_loss(cfg: Config, critic, actor, obs: chex.Array, alpha, key) -> chex.Array:

@@ -10,6 +10,13 @@ from softrl_jax.ops.actor_critic import (
     sac_value_target,
     value_bootstrap_target,
 )
+from softrl_jax.ops.distributional import (
+    categorical_loss,
+    categorical_mean,
+    categorical_projection,
+    categorical_td_target,
+    sampled_categorical_td_target,
+)
 from softrl_jax.ops.soft import (
     BASELINES,
     dspg_actor_optimizer,
@@ -38,6 +45,11 @@ __all__ = [
     "sac_temperature_loss",
     "sac_value_target",
     "value_bootstrap_target",
+    "categorical_loss",
+    "categorical_mean",
+    "categorical_projection",
+    "categorical_td_target",
+    "sampled_categorical_td_target",
     "BASELINES",
     "dspg_actor_optimizer",
     "leave_one_out_mean",
