@@ -157,3 +157,19 @@ def test_diverged_seeds_are_counted_and_left_out_of_every_average(tmp_path):
     assert rows["sac [paper]"]["seeds"] == 0 and rows["sac [paper]"]["diverged"] == 1
     md = (tmp_path / "out" / "report.md").read_text()
     assert "| brax:ant | sac [paper] | 0 | all 1 |" in md and "1 more diverged, left out" in md
+
+
+def test_playground_tasks_are_reported_without_a_paper_number(tmp_path):
+    """A Playground task (DM Control's hopper, not Gym's Hopper) gets curves, IQM and a Table-1 row
+    with no paper number; Brax hopper beside it keeps the paper's."""
+    root = tmp_path / "runs"
+    write_run(root / "a", "dspg", "playground:HopperHop", DATA[("dspg", "brax:hopper")])
+    write_run(root / "b", "dspg", "brax:hopper", DATA[("dspg", "brax:hopper")])
+    out = tmp_path / "report"
+    result = report.build([str(root)], out, reps=200)
+    t1 = {r["env"]: r for r in result["table1"]}
+    assert t1["playground:HopperHop"]["paper"] is None and t1["brax:hopper"]["paper"] == 3674.0
+    assert t1["playground:HopperHop"]["best_average"] == pytest.approx(4.0)
+    md = (out / "report.md").read_text()
+    assert "| playground:HopperHop | dspg | 4 | 0 | 3000 | 4 | 4 | — |" in md
+    assert (out / "curves-playground_HopperHop.png").read_bytes()[:4] == b"\x89PNG"
