@@ -456,3 +456,22 @@ def test_c51_repeated_updates_on_a_fixed_batch_drive_the_critic_loss_down(algo):
     assert np.all(np.isfinite(losses))
     assert losses[-20:].mean() < 0.75 * losses[0], (losses[0], losses[-20:].mean())
     assert all(np.isfinite(x).all() for x in jax.tree.leaves(state))
+
+
+def test_uniform_projection_equals_the_dense_one():
+    """The scatter form used by the algorithms equals the general projection on evenly spaced supports:
+    random atoms inside, outside and exactly on the support, for several sizes."""
+    rng = np.random.default_rng(3)
+    for n_atoms, n_target, lo, hi in [(5, 7, 0.0, 4.0), (51, 51, -10.0, 10.0), (101, 808, -250.0, 250.0)]:
+        support = jnp.linspace(lo, hi, n_atoms, dtype=jnp.float32)
+        x = rng.uniform(lo - 0.3 * (hi - lo), hi + 0.3 * (hi - lo), n_target).astype(np.float32)
+        x[:3] = np.asarray(support)[[0, n_atoms // 2, -1]]  # exactly on atoms
+        p = rng.dirichlet(np.ones(n_target)).astype(np.float32)
+        fast = ops.categorical_projection_uniform(jnp.asarray(x), jnp.asarray(p), support)
+        np.testing.assert_allclose(fast, ops.categorical_projection(jnp.asarray(x), jnp.asarray(p), support),
+                                   atol=2e-6)
+        assert abs(float(jnp.sum(fast)) - 1.0) < 1e-5
+    # the hand case of the dense test: atoms 0.5 + 0.5 z on [0..4]
+    p = jnp.array([0.1, 0.2, 0.3, 0.25, 0.15])
+    np.testing.assert_allclose(ops.categorical_projection_uniform(0.5 + 0.5 * Z5, p, Z5),
+                               [0.05, 0.4, 0.475, 0.075, 0.0], atol=1e-6)

@@ -178,7 +178,7 @@ def c51_target(cfg: Config, target_actor, target_critic, transition: Transition)
     logits = q_logits(cfg, target_critic, next_obs, mu(cfg, target_actor, next_obs))
     discount = cfg.gamma * (1.0 - transition.terminated)
     return ops.categorical_td_target(cfg.reward_scale * transition.reward, discount, jax.nn.softmax(logits),
-                                     support(cfg))
+                                     support(cfg), uniform_support=True)
 
 
 def critic_loss(cfg: Config, critic, target_actor, target_critic, batch: Transition) -> tuple:

@@ -207,8 +207,8 @@ def _c51_critic_loss(cfg: Config, critic_params, target_critic, batch: Transitio
     """Cross-entropy to the averaged projected soft targets (module docstring). actions [B, M, A],
     log_pi [B, M] of the target policy; q_mean and target_mean are means of the distributions."""
     next_probs = jax.nn.softmax(_critic_out(cfg, target_critic, batch.next_obs, actions), axis=-1)  # [B, M, N]
-    y = jax.vmap(ops.sampled_categorical_td_target, in_axes=(0, 0, 0, None, 0))(
-        cfg.reward_scale * batch.reward, discount, next_probs, support(cfg), cfg.alpha * log_pi)  # [B, N]
+    y = jax.vmap(lambda r, d, p, sh: ops.sampled_categorical_td_target(r, d, p, support(cfg), sh, uniform_support=True))(
+        cfg.reward_scale * batch.reward, discount, next_probs, cfg.alpha * log_pi)  # [B, N]
     _, q_net = networks(cfg, batch.action.shape[-1])
     logits = q_net.apply(critic_params, batch.obs, batch.action)  # [B, N]
     loss = jnp.mean(jax.vmap(ops.categorical_loss)(logits, y))

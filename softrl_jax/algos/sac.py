@@ -229,9 +229,9 @@ def c51_target(cfg: Config, actor, target_critic, transition: Transition, alpha,
     _, next_action, log_pi = dist.sample_and_log_prob(key, 1)
     logits = q_logits(cfg, target_critic["q"], transition.next_obs, next_action[0])  # [K, N]
     discount = cfg.gamma * (1.0 - transition.terminated)
-    projected = jax.vmap(ops.categorical_td_target, (None, None, 0, None, None))(
-        cfg.reward_scale * transition.reward, discount, jax.nn.softmax(logits, axis=-1), support(cfg),
-        alpha * log_pi[0])  # [K, N]
+    projected = jax.vmap(lambda p: ops.categorical_td_target(
+        cfg.reward_scale * transition.reward, discount, p, support(cfg), alpha * log_pi[0],
+        uniform_support=True))(jax.nn.softmax(logits, axis=-1))  # [K, N]
     return projected[jnp.argmin(projected @ support(cfg))]
 
 

@@ -14,6 +14,7 @@ from softrl_jax.ops.distributional import (
     categorical_loss,
     categorical_mean,
     categorical_projection,
+    categorical_projection_uniform,
     categorical_td_target,
     sampled_categorical_td_target,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "categorical_loss",
     "categorical_mean",
     "categorical_projection",
+    "categorical_projection_uniform",
     "categorical_td_target",
     "sampled_categorical_td_target",
     "BASELINES",
