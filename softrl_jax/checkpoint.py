@@ -114,22 +114,43 @@ class Manager:
         if step in self.mgr.all_steps():
             return False
         ocp = self._ocp
-        return self.mgr.save(step, args=ocp.args.Composite(carry=ocp.args.StandardSave(carry),
+        return self.mgr.save(step, args=ocp.args.Composite(carry=ocp.args.StandardSave(_drop_empty(carry)),
                                                             host=ocp.args.JsonSave(host)), force=True)
 
     def restore(self, target, step: int | None = None) -> tuple[Any, dict]:
         """(carry laid out like `target`, host dict) of `step` (default the newest)."""
         ocp = self._ocp
         step = self.latest() if step is None else step
-        r = self.mgr.restore(step, args=ocp.args.Composite(carry=ocp.args.StandardRestore(target),
+        r = self.mgr.restore(step, args=ocp.args.Composite(carry=ocp.args.StandardRestore(_drop_empty(target)),
                                                             host=ocp.args.JsonRestore()))
-        return r["carry"], dict(r["host"])
+        return _restore_empty(target, r["carry"]), dict(r["host"])
 
     def wait(self) -> None:
         self.mgr.wait_until_finished()
 
     def close(self) -> None:
         self.mgr.close()
+
+
+def _drop_empty(tree):
+    """`tree` with its zero-size leaves as None: orbax refuses to save empty arrays, and MJX states
+    hold some (`mjx.Data.act` of a model without actuator states, e.g. Playground's DM Control tasks)."""
+    import jax
+
+    return jax.tree.map(lambda x: None if x.size == 0 else x, tree)
+
+
+def _restore_empty(target, restored):
+    """Put `target`'s zero-size leaves back where `_drop_empty` left None."""
+    import jax
+    import jax.numpy as jnp
+
+    def fill(t, r):
+        if t.size == 0:
+            return jnp.zeros(t.shape, t.dtype, device=getattr(t, "sharding", None))
+        return r
+
+    return jax.tree.map(fill, target, restored, is_leaf=lambda x: x is None)
 
 
 def read_carry(out: str | Path, step: int | None = None) -> tuple[dict, dict]:
