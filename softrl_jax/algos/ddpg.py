@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import optax
 
 from softrl_jax import ops
-from softrl_jax.config import QUICK_LOOP, fld
+from softrl_jax.config import FAST_CPU_LEARNER, FAST_CPU_LOOP, FAST_LEARNER, FAST_LOOP, QUICK_LOOP, fld
 from softrl_jax.envs import Transition
 from softrl_jax.networks import (COMPUTE_DTYPES, CategoricalQNetwork, DeterministicPolicyNet, QNetwork,
                                  categorical_support, check_categorical_support, compute_dtype)
@@ -86,6 +86,11 @@ PRESETS = {
     "paper": LILLICRAP,
     # Small tasks on a CPU in minutes (gymnax Pendulum: see tests/test_learning_baselines.py).
     "quick": {"hidden": (64, 64), "actor_lr": 1e-3, "critic_lr": 1e-3, "batch_size": 128, **QUICK_LOOP},
+    # FastTD3's recipe (softrl_jax/config.py FAST_LOOP, FAST_LEARNER) on DDPG: one C51 critic rather
+    # than TD3's clipped pair, no target-policy smoothing or delayed actor. Exploration: Gaussian
+    # sigma 0.2, inside FastTD3's per-environment range [std_min 0.001, std_max 0.4] (BaseArgs).
+    "fast": {**FAST_LEARNER, "noise": "gaussian", "noise_sigma": 0.2, **FAST_LOOP},
+    "fast-cpu": {**FAST_CPU_LEARNER, "noise": "gaussian", "noise_sigma": 0.2, **FAST_CPU_LOOP},
 }
 
 

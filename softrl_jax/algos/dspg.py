@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import optax
 
 from softrl_jax import ops
-from softrl_jax.config import ConfigError, QUICK_LOOP, fld
+from softrl_jax.config import ConfigError, FAST_CPU_LEARNER, FAST_CPU_LOOP, FAST_LEARNER, FAST_LOOP, QUICK_LOOP, fld
 from softrl_jax.distributions import POLICY_KINDS, PolicyDist, make_policy_dist
 from softrl_jax.envs import Transition
 from softrl_jax.networks import (COMPUTE_DTYPES, STD_HEADS, CategoricalQNetwork, GaussianPolicyNet, QNetwork,
@@ -95,6 +95,15 @@ PRESETS = {
     "quick": {"hidden": (64, 64), "num_samples": 32, "clip_norm": 1.0, "actor_lr": 1e-3,
               "critic_lr": 1e-3, "alpha": 0.1, "reward_scale": 1.0, "baseline": "loo",
               "policy": "tanh_gaussian", "std_head": "log_std", "batch_size": 128, "tau": 0.01, **QUICK_LOOP},
+    # DSPG at FastTD3's scale (softrl_jax/config.py FAST_LOOP, FAST_LEARNER) with a C51 critic whose
+    # mean enters the soft policy gradient (sound: see the module docstring). Ours, not from a paper:
+    # M = 8 samples and batch 8192 (B x M = 65536 critic evaluations per update, twice SAC's 2 x 32768),
+    # a fixed temperature 0.05 with reward scale 1 (DM Control rewards in [0, 1]), the quick preset's
+    # squashed policy and leave-one-out baseline.
+    "fast": {**FAST_LEARNER, "batch_size": 8192, "num_samples": 8, "alpha": 0.05, "reward_scale": 1.0,
+             "clip_norm": 1.0, "baseline": "loo", "policy": "tanh_gaussian", "std_head": "log_std", **FAST_LOOP},
+    "fast-cpu": {**FAST_CPU_LEARNER, "num_samples": 8, "alpha": 0.05, "reward_scale": 1.0, "clip_norm": 1.0,
+                 "baseline": "loo", "policy": "tanh_gaussian", "std_head": "log_std", **FAST_CPU_LOOP},
 }
 
 

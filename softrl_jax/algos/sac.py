@@ -42,7 +42,7 @@ import jax.numpy as jnp
 import optax
 
 from softrl_jax import ops
-from softrl_jax.config import QUICK_LOOP, fld
+from softrl_jax.config import FAST_CPU_LEARNER, FAST_CPU_LOOP, FAST_LEARNER, FAST_LOOP, QUICK_LOOP, fld
 from softrl_jax.distributions import PolicyDist, make_policy_dist
 from softrl_jax.envs import Transition
 from softrl_jax.networks import (COMPUTE_DTYPES, MLP, STD_HEADS, CategoricalQNetwork, GaussianPolicyNet, QNetwork,
@@ -91,6 +91,13 @@ PRESETS = {
     # Small tasks on a CPU in minutes (gymnax Pendulum: see tests/test_learning_baselines.py).
     "quick": {"hidden": (64, 64), "actor_lr": 1e-3, "critic_lr": 1e-3, "alpha_lr": 1e-3, "batch_size": 128,
               **QUICK_LOOP},
+    # FastSAC (arXiv 2512.01996) after FastTD3's recipe (softrl_jax/config.py FAST_LOOP, FAST_LEARNER):
+    # 1024 environments, batch 32768, 2 updates per vector step, gamma 0.97, tau 0.1, twin C51 critics
+    # (FastTD3's clipped double Q on the projected distributions), observation normalisation, bfloat16
+    # layer maths; the temperature learned as in SAC v2 from alpha 1.
+    "fast": {**FAST_LEARNER, "alpha_lr": 3e-4, **FAST_LOOP},
+    # The same recipe on a 2-core CPU (config.py FAST_CPU_LOOP / FAST_CPU_LEARNER).
+    "fast-cpu": {**FAST_CPU_LEARNER, "alpha_lr": 1e-3, **FAST_CPU_LOOP},
 }
 
 
