@@ -23,8 +23,14 @@ def random_batch(key, batch_size: int, obs_size: int, action_size: int, terminat
 
 def final_pendulum_returns(tmp_path, algo: str, seeds: int, steps: int) -> np.ndarray:
     """Train `algo` (quick preset) on gymnax Pendulum; the final deterministic return per seed [seeds]."""
-    rc = algos.run_config(algo, "quick", {"env": "gymnax:Pendulum-v1", "seeds": seeds, "total_steps": steps,
-                                          "out": str(tmp_path / algo), "progress": False})
+    return final_returns(tmp_path, algo, "quick", "gymnax:Pendulum-v1", seeds, steps)
+
+
+def final_returns(tmp_path, algo: str, preset: str, env: str, seeds: int, steps: int) -> np.ndarray:
+    """Train `algo` with `preset` on `env` in this process (out: tmp_path / algo); the final
+    deterministic return per seed [seeds]."""
+    rc = algos.run_config(algo, preset, {"env": env, "seeds": seeds, "total_steps": steps,
+                                         "out": str(tmp_path / algo), "progress": False})
     _, records = run(rc, quiet=True)
     last = max(r["step"] for r in records)
     finals = np.array([r["eval_return"] for r in records if r["step"] == last])

@@ -19,7 +19,7 @@ BAD = [
     (["--actor_lr=-1e-3"], "--actor_lr=-0.001 is out of range; must be >= 0.0"),
     (["--total_steps=-5"], "--total_steps=-5 is out of range; must be > 0"),
     (["--baseline=mean"], "--baseline='mean' is not valid; valid choices: none, loo"),
-    (["--preset=fast"], "unknown preset 'fast' for dspg; valid choices: paper, authors, quick"),
+    (["--preset=fastest"], "unknown preset 'fastest' for dspg; valid choices: paper, authors, quick, fast, fast-cpu"),
     (["--hidden=a,b"], "--hidden='a,b' is not a valid comma-separated ints"),
     (["--progress=maybe"], "--progress='maybe' is not a valid bool"),
     (["positional"], "unexpected argument 'positional'"),
