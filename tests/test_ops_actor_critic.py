@@ -67,6 +67,17 @@ class TestSacTemperatureLoss(chex.TestCase):
         g = jax.grad(ops.sac_temperature_loss, argnums=1)(f32(0.3), f32(-0.5), f32(-1.0))
         assert float(g) == 0.0
 
+    @chex.variants(with_jit=True, without_jit=True)
+    def test_cleanrl_alpha_multiplier(self):
+        """CleanRL's form: loss -alpha (log_pi + target), gradient in log_alpha -alpha (log_pi + target)."""
+        for log_alpha, log_pi, target in [(0.0, -0.5, -1.0), (-1.3, 2.0, -3.0), (0.7, -4.0, -2.0)]:
+            fn = lambda la, lp, t: ops.sac_temperature_loss(la, lp, t, "alpha")  # noqa: E731
+            loss = self.variant(fn)(f32(log_alpha), f32(log_pi), f32(target))
+            np.testing.assert_allclose(loss, -np.exp(log_alpha) * (log_pi + target), rtol=1e-6)
+            g = self.variant(jax.grad(fn))(f32(log_alpha), f32(log_pi), f32(target))
+            np.testing.assert_allclose(g, -np.exp(log_alpha) * (log_pi + target), rtol=1e-5)
+            assert float(jax.grad(fn, argnums=1)(f32(log_alpha), f32(log_pi), f32(target))) == 0.0
+
     def test_sign_lowers_alpha_when_entropy_above_target(self):
         # entropy estimate -log_pi = 3 > target -1: the gradient step must decrease log_alpha
         g = jax.grad(ops.sac_temperature_loss)(f32(0.0), f32(-3.0), f32(-1.0))

@@ -247,3 +247,14 @@ def test_act_samples_in_bounds_and_passes_noise_through():
     assert np.all(np.abs(actions) <= 1.0) and actions.std(axis=0).min() > 0.0
     loc, _ = jax.jit(sac.policy_net(CFG, ACT).apply)(s.actor, obs)
     np.testing.assert_allclose(jax.jit(lambda o: sac.act_eval(CFG, s, o))(obs), jnp.tanh(loc), rtol=1e-6)
+
+
+def test_alpha_loss_option_scales_the_temperature_gradient_by_alpha():
+    """--alpha_loss=alpha (CleanRL) has the log-alpha gradient of the default (softlearning) times alpha."""
+    log_pi = jnp.array([-0.3, 1.2, -2.0])
+    grads = {}
+    for form in ("log_alpha", "alpha"):
+        cfg = dataclasses.replace(sac.Config(), alpha_loss=form)
+        grads[form] = jax.grad(lambda la: sac.temperature_loss(cfg, la, log_pi, 2))(jnp.log(0.25))
+    np.testing.assert_allclose(grads["log_alpha"], -np.mean(np.asarray(log_pi) - 2.0), rtol=1e-6)
+    np.testing.assert_allclose(grads["alpha"], 0.25 * grads["log_alpha"], rtol=1e-6)

@@ -59,6 +59,8 @@ class Config:
     actor_lr: float = fld(3e-4, ge=0.0, doc="actor Adam learning rate (SAC 3e-4)")
     critic_lr: float = fld(3e-4, ge=0.0, doc="Q (and V) Adam learning rate (SAC 3e-4)")
     alpha_lr: float = fld(3e-4, ge=0.0, doc="temperature Adam learning rate (softlearning 3e-4)")
+    alpha_loss: str = fld("log_alpha", choices=ops.ALPHA_LOSSES, doc="temperature loss multiplier: log_alpha "
+                                                                   "(softlearning) or alpha (CleanRL)")
     gamma: float = fld(0.99, ge=0.0, le=1.0, doc="discount (SAC 0.99)")
     tau: float = fld(0.005, ge=0.0, le=1.0, doc="Polyak rate of the target critics / target V (SAC 0.005)")
     critic: str = fld("twin", choices=CRITICS, doc="twin: target Q nets (SAC v2); v_net: target V net (SAC v1); "
@@ -313,7 +315,7 @@ def actor_loss(cfg: Config, actor, critic, obs: chex.Array, alpha, key) -> tuple
 def temperature_loss(cfg: Config, log_alpha, log_pi: chex.Array, action_size: int) -> chex.Array:
     """Mean of SAC v2 eq. 18 over the actor step's actions. log_pi: [B] (gradient stopped)."""
     target_entropy = jnp.asarray(cfg.target_entropy_per_dim * action_size, jnp.float32)
-    return jnp.mean(jax.vmap(ops.sac_temperature_loss, (None, 0, None))(log_alpha, log_pi, target_entropy))
+    return jnp.mean(jax.vmap(lambda lp: ops.sac_temperature_loss(log_alpha, lp, target_entropy, cfg.alpha_loss))(log_pi))
 
 
 # ------------------------------------------------------------------------------------------ update

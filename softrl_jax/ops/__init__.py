@@ -1,6 +1,7 @@
 """Pure, network-free maths on ONE example (rlax style); callers vmap."""
 
 from softrl_jax.ops.actor_critic import (
+    ALPHA_LOSSES,
     ddpg_actor_loss,
     ddpg_target,
     ornstein_uhlenbeck_step,
@@ -38,6 +39,7 @@ from softrl_jax.ops.svgd import (
 )
 
 __all__ = [
+    "ALPHA_LOSSES",
     "ddpg_actor_loss",
     "ddpg_target",
     "ornstein_uhlenbeck_step",

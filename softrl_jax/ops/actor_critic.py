@@ -64,23 +64,36 @@ def sac_actor_loss(q: Array, log_pi: Numeric, alpha: Numeric) -> Array:
     return alpha * log_pi - jnp.min(q)
 
 
-def sac_temperature_loss(log_alpha: Numeric, log_pi: Numeric, target_entropy: Numeric) -> Array:
-    """Temperature loss at one sampled action (SAC v2 eq. 18, parameterised by log alpha).
+ALPHA_LOSSES = ("log_alpha", "alpha")
 
-        loss = -log_alpha * stop_gradient(log_pi + target_entropy)
-        d loss / d log_alpha = -(log_pi + target_entropy)
 
-    The gradient lowers alpha when the entropy estimate `-log_pi` exceeds the target and raises it
-    otherwise. Using `log_alpha` (softlearning, CleanRL), not `alpha`, as the multiplier is the
-    convention of the authors' code; `alpha = exp(log_alpha)` stays positive.
+def sac_temperature_loss(log_alpha: Numeric, log_pi: Numeric, target_entropy: Numeric,
+                         multiplier: str = "log_alpha") -> Array:
+    """Temperature loss at one sampled action (SAC v2 eq. 18), with the temperature parameterised by
+    `log_alpha` (so `alpha = exp(log_alpha)` stays positive). Two forms are in use:
+
+        multiplier "log_alpha" (softlearning, the SAC authors' code):
+            loss = -log_alpha * stop_gradient(log_pi + target_entropy)
+            d loss / d log_alpha = -(log_pi + target_entropy)
+        multiplier "alpha" (CleanRL's sac_continuous_action.py, `-log_alpha.exp() * (log_pi + target)`;
+        eq. 18 as written, in alpha):
+            loss = -exp(log_alpha) * stop_gradient(log_pi + target_entropy)
+            d loss / d log_alpha = -alpha * (log_pi + target_entropy)
+
+    Both lower alpha when the entropy estimate `-log_pi` exceeds the target and raise it otherwise;
+    the second scales the step by alpha (smaller steps as the temperature falls).
 
     Args:
       log_alpha: scalar log temperature (the only differentiable input).
       log_pi: scalar `log pi(a|s)` of an action from the current policy; its gradient is stopped.
       target_entropy: scalar target (softlearning and CleanRL: `-A`).
+      multiplier: "log_alpha" or "alpha", as above.
     """
     chex.assert_rank([log_alpha, log_pi, target_entropy], [0, 0, 0])
-    return -log_alpha * jax.lax.stop_gradient(log_pi + target_entropy)
+    if multiplier not in ALPHA_LOSSES:
+        raise ValueError(f"multiplier={multiplier!r}; valid choices: {', '.join(ALPHA_LOSSES)}")
+    scale = jnp.exp(log_alpha) if multiplier == "alpha" else log_alpha
+    return -scale * jax.lax.stop_gradient(log_pi + target_entropy)
 
 
 def sac_value_target(q: Array, log_pi: Numeric, alpha: Numeric) -> Array:
