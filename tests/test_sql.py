@@ -219,3 +219,16 @@ def test_entropy_metric_skips_collapsed_states():
     est = jax.vmap(sql.entropy_estimate)(u)
     assert np.isfinite(est[0]) and est[1] == -np.inf
     np.testing.assert_allclose(sql.mean_finite(est), est[0])
+
+
+def test_appendix_preset_has_k_equals_m_equals_32_particles():
+    """Paper Appendix D.1: K = M = 32 (Appendix C.1: M particles for the kernel expectation, K moved),
+    so 32 fixed + 32 updated, and the median bandwidth divides by log 32 rather than log 16."""
+    cfg = algos.run_config("sql", "appendix").algo_cfg
+    assert (cfg.num_fixed_particles, cfg.num_updated_particles, cfg.num_value_samples) == (32, 32, 50)
+    x = jax.random.normal(jax.random.PRNGKey(0), (cfg.num_fixed_particles, 3))
+    d = jnp.sum((x[:, None] - x[None]) ** 2, -1)
+    k, _ = ops.rbf_kernel(x, x)
+    h = float(ops.median_bandwidth(d, 32))
+    np.testing.assert_allclose(h, float(jnp.median(d)) / np.log(32), rtol=1e-5)
+    np.testing.assert_allclose(k, jnp.exp(-d / h), rtol=1e-5)

@@ -76,9 +76,11 @@ PRESETS = {
     # Authors' code: one gradient step per env step, replay 1e6 (mujoco_all_sql.py).
     "paper": {"updates_per_step": 1, "buffer_size": 1_000_000},
     # Paper Appendix D.1: Q lr 1e-3, sampler lr 1e-4, 2x200, batch 64, K = M = 32, K_V = 50, OU 0.15/0.3,
-    # replay 1e6, learning after 1e4 samples, one update per step.
+    # replay 1e6, learning after 1e4 samples, one update per step. Appendix C.1's estimator averages over
+    # M particles a^(i) (Q gradients and kernels: our fixed particles) and K particles a~^(j) (moved:
+    # our updated particles), so K = M = 32 is 32 + 32; the median bandwidth divides by log 32.
     "appendix": {"hidden": (200, 200), "critic_lr": 1e-3, "actor_lr": 1e-4, "batch_size": 64,
-                 "num_fixed_particles": 16, "num_updated_particles": 16, "num_value_samples": 50,
+                 "num_fixed_particles": 32, "num_updated_particles": 32, "num_value_samples": 50,
                  "ou_sigma": 0.3, "updates_per_step": 1, "buffer_size": 1_000_000, "warmup_steps": 10_000},
     # gymnax Pendulum on a CPU in minutes (measured in tests/test_learning_sql.py).
     "quick": {"hidden": (64, 64), "actor_lr": 1e-3, "critic_lr": 1e-3, "reward_scale": 1.0, "alpha": 0.1,
