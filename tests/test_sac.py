@@ -258,3 +258,23 @@ def test_alpha_loss_option_scales_the_temperature_gradient_by_alpha():
         grads[form] = jax.grad(lambda la: sac.temperature_loss(cfg, la, log_pi, 2))(jnp.log(0.25))
     np.testing.assert_allclose(grads["log_alpha"], -np.mean(np.asarray(log_pi) - 2.0), rtol=1e-6)
     np.testing.assert_allclose(grads["alpha"], 0.25 * grads["log_alpha"], rtol=1e-6)
+
+
+def test_v1_policy_regularisation_gradient():
+    """SAC v1's penalty reg * 0.5 * (mean mu^2 + mean log_std^2): the loss with policy_reg minus the
+    loss without equals it (same key); the paper preset sets it, modern does not."""
+    cfg0 = sac.Config(hidden=(8,))
+    cfg1 = dataclasses.replace(cfg0, policy_reg=1e-3)
+    state = sac.init(cfg0, jax.random.PRNGKey(0), 3, 2)
+    obs = jax.random.normal(jax.random.PRNGKey(1), (5, 3))
+    key = jax.random.PRNGKey(2)
+    l0 = sac.actor_loss(cfg0, state.actor, state.critic, obs, 0.2, key)[0]
+    l1 = sac.actor_loss(cfg1, state.actor, state.critic, obs, 0.2, key)[0]
+    dist = sac.policy(cfg0, state.actor, obs)
+    mu, log_std = np.asarray(dist.loc), np.log(np.asarray(dist.scale))
+    np.testing.assert_allclose(l1 - l0, 1e-3 * 0.5 * (np.mean(mu**2) + np.mean(log_std**2)), rtol=1e-3)
+    assert algos.run_config("sac", "paper").algo_cfg.policy_reg == 1e-3
+    assert algos.run_config("sac", "modern").algo_cfg.policy_reg == 0.0
+    for preset in ("paper", "modern"):  # SAC v1 and v2: 1 gradient step per env step, replay 1e6
+        loop = algos.run_config("sac", preset).loop
+        assert (loop.updates_per_step, loop.buffer_size) == (1, 1_000_000)

@@ -73,6 +73,8 @@ class Config:
     std_head: str = fld("log_std", choices=STD_HEADS, doc="policy scale head (SAC: clipped log std)")
     min_std: float = fld(1e-4, ge=0.0, doc="added to the sigmoid std (std_head=sigmoid only)")
     batch_size: int = fld(256, ge=1, doc="minibatch (SAC 256)")
+    policy_reg: float = fld(0.0, ge=0.0, doc="L2 penalty on the policy's pre-squash mean and log std, reg * 0.5 * "
+                                             "(mean(mu^2) + mean(log_std^2)) (SAC v1 code: 1e-3; v2: 0)")
     critic_layer_norm: bool = fld(False, doc="Dense -> LayerNorm -> ReLU in the critics' hidden layers (Brax "
                                              "q_network_layer_norm, FastTD3)")
     num_atoms: int = fld(101, ge=2, doc="atoms of the c51 support (FastTD3 101)")
@@ -85,11 +87,16 @@ class Config:
 TASK_DEFAULTS: dict[str, dict] = {}
 
 PRESETS = {
-    "modern": {},
+    # SAC v2 (Haarnoja et al. 2018b, Table 1): one gradient step per environment step, replay 1e6
+    # (the suite's loop defaults are the DSPG paper's 4 and 3e6).
+    "modern": {"updates_per_step": 1, "buffer_size": 1_000_000},
     # The DSPG paper's SAC baseline, SAC v1 "without tricks": one Q, a V net with Polyak target, fixed
     # temperature folded into the reward (SAC v1 Appendix D: alpha 1, reward scale 5 on Hopper,
-    # Walker2d, HalfCheetah and Ant; 2x256, lr 3e-4, tau 0.005, batch 256).
-    "paper": {"critic": "v_net", "num_critics": 1, "learn_alpha": False, "alpha": 1.0, "reward_scale": 5.0},
+    # Walker2d, HalfCheetah and Ant; 2x256, lr 3e-4, tau 0.005, batch 256, 1 gradient step per
+    # environment step, replay 1e6), and the v1 code's policy regularisation (github haarnoja/sac,
+    # sac/distributions/normal.py: reg 1e-3 on the pre-squash mean and log std).
+    "paper": {"critic": "v_net", "num_critics": 1, "learn_alpha": False, "alpha": 1.0, "reward_scale": 5.0,
+              "policy_reg": 1e-3, "updates_per_step": 1, "buffer_size": 1_000_000},
     # Small tasks on a CPU in minutes (gymnax Pendulum: see tests/test_learning_baselines.py).
     "quick": {"hidden": (64, 64), "actor_lr": 1e-3, "critic_lr": 1e-3, "alpha_lr": 1e-3, "batch_size": 128,
               **QUICK_LOOP},
@@ -299,16 +306,20 @@ def value_loss(cfg: Config, critic, actor, obs: chex.Array, alpha, key) -> chex.
 
 
 def actor_loss(cfg: Config, actor, critic, obs: chex.Array, alpha, key) -> tuple:
-    """Reparameterised SAC actor loss `mean_s[alpha log pi(a|s) - min_k Q_k(s, a)]`. obs: [B, O].
-    Returns (loss, (metrics, log_pi [B]))."""
+    """Reparameterised SAC actor loss `mean_s[alpha log pi(a|s) - min_k Q_k(s, a)]`, plus with
+    `policy_reg` SAC v1's penalty `policy_reg * 0.5 * (mean(mu^2) + mean(log_std^2))` on the pre-squash
+    Gaussian. obs: [B, O]. Returns (loss, (metrics, log_pi [B]))."""
 
     def per_state(o, k):
         dist = policy(cfg, actor, o)
         _, a, log_pi = dist.sample_and_log_prob(k, 1)  # gradient flows through the sample
-        return ops.sac_actor_loss(q_values(cfg, critic["q"], o, a[0]), log_pi[0], alpha), log_pi[0]
+        reg = 0.5 * (jnp.mean(jnp.square(dist.loc)) + jnp.mean(jnp.square(jnp.log(dist.scale))))
+        return ops.sac_actor_loss(q_values(cfg, critic["q"], o, a[0]), log_pi[0], alpha), log_pi[0], reg
 
-    losses, log_pi = jax.vmap(per_state)(obs, jax.random.split(key, obs.shape[0]))
+    losses, log_pi, reg = jax.vmap(per_state)(obs, jax.random.split(key, obs.shape[0]))
     loss = jnp.mean(losses)
+    if cfg.policy_reg > 0:  # SAC v1: reg * 0.5 * (mean mu^2 + mean log_std^2) over the batch
+        loss = loss + cfg.policy_reg * jnp.mean(reg)
     return loss, ({"actor_loss": loss, "entropy": -jnp.mean(log_pi)}, log_pi)
 
 
