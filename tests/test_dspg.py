@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from softrl_jax import algos
 from softrl_jax.algos import dspg
 from helpers import random_batch
 
@@ -118,3 +119,13 @@ def test_presets_and_task_defaults():
     assert (a.num_samples, a.grad_reduction, a.policy, a.hidden) == (100, "sum", "tanh_gaussian", (800, 800))
     p = algos.run_config("dspg", "paper").algo_cfg
     assert (p.actor_lr, p.critic_lr, p.num_samples, p.batch_size, p.reward_scale, p.tau) == (5e-5, 5e-4, 64, 100, 5.0, 0.01)
+
+
+def test_authors_preset_on_walker2d_keeps_the_authors_defaults():
+    """Under `authors`, Walker2d gets the authors' code defaults (clip 3, replay 5e6), not the paper's
+    per-task N = 5; other presets and tasks keep theirs, and a flag still wins."""
+    rc = algos.run_config("dspg", "authors", {"env": "brax:walker2d"})
+    assert rc.algo_cfg.clip_norm == 3.0 and rc.loop.buffer_size == 5_000_000
+    assert algos.run_config("dspg", "paper", {"env": "brax:walker2d"}).algo_cfg.clip_norm == 5.0
+    assert algos.run_config("dspg", "authors", {"env": "brax:hopper"}).algo_cfg.clip_norm == 1.0
+    assert algos.run_config("dspg", "authors", {"env": "brax:walker2d", "clip_norm": 2.0}).algo_cfg.clip_norm == 2.0

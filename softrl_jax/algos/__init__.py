@@ -29,7 +29,8 @@ def default_preset(algo: str) -> str:
 
 
 def run_config(algo: str, preset: str | None = None, overrides: Mapping[str, Any] | None = None) -> RunConfig:
-    """Layers: config defaults < per-task defaults < preset < overrides. Raises ConfigError.
+    """Layers: config defaults < per-task defaults < preset < the preset's per-task defaults (a module's
+    optional PRESET_TASK_DEFAULTS) < overrides. Raises ConfigError.
 
     `preset=None` takes the algorithm's default preset (the first in its PRESETS)."""
     from softrl_jax import envs
@@ -47,8 +48,11 @@ def run_config(algo: str, preset: str | None = None, overrides: Mapping[str, Any
         envs.check_env_name(env_name)
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    for layer, source in ((module.TASK_DEFAULTS.get(task_of(env_name), {}), "task default"),
-                          (module.PRESETS[preset], "preset field"), (overrides, "flag")):
+    task = task_of(env_name)
+    preset_task = getattr(module, "PRESET_TASK_DEFAULTS", {}).get(preset, {}).get(task, {})
+    for layer, source in ((module.TASK_DEFAULTS.get(task, {}), "task default"),
+                          (module.PRESETS[preset], "preset field"), (preset_task, "preset task default"),
+                          (overrides, "flag")):
         loop, cfg = apply_overrides(loop, cfg, layer, source)
     validate(cfg)
     if hasattr(module, "check"):  # the algorithm's cross-field checks
