@@ -21,7 +21,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from softrl_jax.config import ConfigError
+from softrl_jax import ops
+from softrl_jax.config import ConfigError, fld
 
 STD_HEADS = ("sigmoid", "log_std")
 COMPUTE_DTYPES = ("float32", "bfloat16")
@@ -47,6 +48,44 @@ def check_categorical_support(v_min: float, v_max: float, num_atoms: int) -> Non
                           "--v_min < --v_max")
     if num_atoms < 2:
         raise ConfigError(f"--num_atoms={num_atoms} is out of range; must be >= 2")
+
+
+# The critic options that SAC, DDPG and DSPG share, as config fields (`field: type = critic_option(name)`
+# in each Config), so their defaults and docs are written once.
+_CRITIC_OPTIONS = {
+    "critic_layer_norm": dict(default=False, doc="Dense -> LayerNorm -> ReLU in the critic's hidden layers "
+                                                 "(Brax q_network_layer_norm, FastTD3)"),
+    "num_atoms": dict(default=101, ge=2, doc="atoms of the c51 support (FastTD3 101)"),
+    "v_min": dict(default=-250.0, doc="lowest atom of the c51 support (FastTD3's default -250)"),
+    "v_max": dict(default=250.0, doc="highest atom of the c51 support (FastTD3's default 250)"),
+    "compute_dtype": dict(default="float32", choices=COMPUTE_DTYPES,
+                          doc="dtype of the networks' layer maths; parameters and losses stay float32"),
+}
+
+
+def critic_option(name: str):
+    """A fresh dataclass field for the shared critic option `name` (see _CRITIC_OPTIONS)."""
+    kwargs = dict(_CRITIC_OPTIONS[name])
+    return fld(kwargs.pop("default"), **kwargs)
+
+
+def q_network(cfg) -> "QNetwork | CategoricalQNetwork":
+    """The critic an algorithm config asks for (fields hidden, critic, num_atoms, critic_layer_norm,
+    compute_dtype): categorical when critic == "c51", else scalar."""
+    dtype = compute_dtype(cfg.compute_dtype)
+    if cfg.critic == "c51":
+        return CategoricalQNetwork(cfg.hidden, cfg.num_atoms, cfg.critic_layer_norm, dtype)
+    return QNetwork(cfg.hidden, cfg.critic_layer_norm, dtype)
+
+
+def c51_support(cfg) -> jax.Array:
+    """[N] the c51 atoms `linspace(v_min, v_max, num_atoms)` of an algorithm config."""
+    return categorical_support(cfg.v_min, cfg.v_max, cfg.num_atoms)
+
+
+def c51_mean(cfg, logits: jax.Array) -> jax.Array:
+    """c51 logits [..., N] -> Q = E[Z] [...] on the config's support."""
+    return jnp.vectorize(ops.categorical_mean, signature="(n),(n)->()")(logits, c51_support(cfg))
 
 
 def _to_float32(x, dtype):

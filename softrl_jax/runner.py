@@ -30,7 +30,7 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -191,7 +191,6 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
     (traced, so the points share the program); every other field must agree. `loggers_for(i)`: the
     loggers of point i, called once on process 0 after its config.json is written."""
     import jax
-    import jax.numpy as jnp
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
     from softrl_jax import algos, checkpoint, envs

@@ -3,7 +3,6 @@ evaluation alike (an affine change of the observations leaves a normalised run u
 
 import chex
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 

@@ -35,8 +35,9 @@ import optax
 from softrl_jax import ops
 from softrl_jax.config import FAST_CPU_LEARNER, FAST_CPU_LOOP, FAST_LEARNER, FAST_LOOP, QUICK_LOOP, fld
 from softrl_jax.envs import Transition
-from softrl_jax.networks import (COMPUTE_DTYPES, CategoricalQNetwork, DeterministicPolicyNet, QNetwork,
-                                 categorical_support, check_categorical_support, compute_dtype)
+from softrl_jax.networks import (CategoricalQNetwork, DeterministicPolicyNet, QNetwork, c51_mean,
+                                 check_categorical_support, compute_dtype, critic_option, q_network)
+from softrl_jax.networks import c51_support as support
 
 NOISES = ("gaussian", "ou")
 CRITICS = ("scalar", "c51")
@@ -61,13 +62,11 @@ class Config:
     batch_size: int = fld(256, ge=1, doc="minibatch (modern 256; paper 64)")
     critic: str = fld("scalar", choices=CRITICS, doc="scalar: Q network (DDPG); c51: categorical critic (C51, "
                                                      "FastTD3)")
-    critic_layer_norm: bool = fld(False, doc="Dense -> LayerNorm -> ReLU in the critic's hidden layers (Brax "
-                                             "q_network_layer_norm, FastTD3)")
-    num_atoms: int = fld(101, ge=2, doc="atoms of the c51 support (FastTD3 101)")
-    v_min: float = fld(-250.0, doc="lowest atom of the c51 support (FastTD3's default -250)")
-    v_max: float = fld(250.0, doc="highest atom of the c51 support (FastTD3's default 250)")
-    compute_dtype: str = fld("float32", choices=COMPUTE_DTYPES, doc="dtype of the networks' layer maths; "
-                                                                   "parameters and losses stay float32")
+    critic_layer_norm: bool = critic_option("critic_layer_norm")
+    num_atoms: int = critic_option("num_atoms")
+    v_min: float = critic_option("v_min")
+    v_max: float = critic_option("v_max")
+    compute_dtype: str = critic_option("compute_dtype")
 
 
 TASK_DEFAULTS: dict[str, dict] = {}
@@ -109,17 +108,8 @@ class State(NamedTuple):
 
 
 def networks(cfg: Config, action_size: int) -> tuple[DeterministicPolicyNet, QNetwork | CategoricalQNetwork]:
-    dtype = compute_dtype(cfg.compute_dtype)
-    if cfg.critic == "c51":
-        q_net = CategoricalQNetwork(cfg.hidden, cfg.num_atoms, cfg.critic_layer_norm, dtype)
-    else:
-        q_net = QNetwork(cfg.hidden, cfg.critic_layer_norm, dtype)
-    return DeterministicPolicyNet(cfg.hidden, action_size, dtype), q_net
+    return DeterministicPolicyNet(cfg.hidden, action_size, compute_dtype(cfg.compute_dtype)), q_network(cfg)
 
-
-def support(cfg: Config) -> chex.Array:
-    """[N] the c51 atoms `linspace(v_min, v_max, num_atoms)`."""
-    return categorical_support(cfg.v_min, cfg.v_max, cfg.num_atoms)
 
 
 def _is_kernel(params):
@@ -162,7 +152,7 @@ def q_value(cfg: Config, critic_params, obs: chex.Array, action: chex.Array) -> 
     """obs [..., O], action [..., A] -> [...]; for c51 the mean `E[Z(s, a)]`."""
     if cfg.critic == "c51":
         logits = q_logits(cfg, critic_params, obs, action)
-        return jnp.vectorize(ops.categorical_mean, signature="(n),(n)->()")(logits, support(cfg))
+        return c51_mean(cfg, logits)
     return networks(cfg, action.shape[-1])[1].apply(critic_params, obs, action)
 
 

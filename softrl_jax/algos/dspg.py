@@ -42,8 +42,10 @@ from softrl_jax import ops
 from softrl_jax.config import ConfigError, FAST_CPU_LEARNER, FAST_CPU_LOOP, FAST_LEARNER, FAST_LOOP, QUICK_LOOP, fld
 from softrl_jax.distributions import POLICY_KINDS, PolicyDist, make_policy_dist
 from softrl_jax.envs import Transition
-from softrl_jax.networks import (COMPUTE_DTYPES, STD_HEADS, CategoricalQNetwork, GaussianPolicyNet, QNetwork,
-                                 categorical_support, check_categorical_support, compute_dtype)
+from softrl_jax.networks import (STD_HEADS, CategoricalQNetwork, GaussianPolicyNet, QNetwork, check_categorical_support,
+                                 compute_dtype, critic_option, q_network)
+from softrl_jax.networks import c51_mean as _mean
+from softrl_jax.networks import c51_support as support
 
 CRITICS = ("scalar", "c51")
 
@@ -69,13 +71,11 @@ class Config:
     batch_size: int = fld(100, ge=1, doc="minibatch (paper 100)")
     critic: str = fld("scalar", choices=CRITICS, doc="scalar: Q network (paper); c51: categorical critic whose "
                                                      "mean is Q (module docstring)")
-    critic_layer_norm: bool = fld(False, doc="Dense -> LayerNorm -> ReLU in the critic's hidden layers (Brax "
-                                             "q_network_layer_norm, FastTD3)")
-    num_atoms: int = fld(101, ge=2, doc="atoms of the c51 support (FastTD3 101)")
-    v_min: float = fld(-250.0, doc="lowest atom of the c51 support (FastTD3's default -250)")
-    v_max: float = fld(250.0, doc="highest atom of the c51 support (FastTD3's default 250)")
-    compute_dtype: str = fld("float32", choices=COMPUTE_DTYPES, doc="dtype of the networks' layer maths; "
-                                                                   "parameters and losses stay float32")
+    critic_layer_norm: bool = critic_option("critic_layer_norm")
+    num_atoms: int = critic_option("num_atoms")
+    v_min: float = critic_option("v_min")
+    v_max: float = critic_option("v_max")
+    compute_dtype: str = critic_option("compute_dtype")
 
 
 # Paper Sec. 6.1: N = 5 for Ant and Walker2d, 1 for Hopper, 3 for HalfCheetah.
@@ -131,22 +131,10 @@ def check(cfg: Config) -> None:
 
 
 def networks(cfg: Config, action_size: int) -> tuple[GaussianPolicyNet, QNetwork | CategoricalQNetwork]:
-    dtype = compute_dtype(cfg.compute_dtype)
-    if cfg.critic == "c51":
-        q_net = CategoricalQNetwork(cfg.hidden, cfg.num_atoms, cfg.critic_layer_norm, dtype)
-    else:
-        q_net = QNetwork(cfg.hidden, cfg.critic_layer_norm, dtype)
-    return GaussianPolicyNet(cfg.hidden, action_size, cfg.std_head, cfg.min_std, dtype=dtype), q_net
+    policy_net = GaussianPolicyNet(cfg.hidden, action_size, cfg.std_head, cfg.min_std,
+                                   dtype=compute_dtype(cfg.compute_dtype))
+    return policy_net, q_network(cfg)
 
-
-def support(cfg: Config) -> chex.Array:
-    """[N] the c51 atoms `linspace(v_min, v_max, num_atoms)`."""
-    return categorical_support(cfg.v_min, cfg.v_max, cfg.num_atoms)
-
-
-def _mean(cfg: Config, logits: chex.Array) -> chex.Array:
-    """c51 logits [..., N] -> Q = E[Z] [...]."""
-    return jnp.vectorize(ops.categorical_mean, signature="(n),(n)->()")(logits, support(cfg))
 
 
 def actor_optimizer(cfg: Config) -> optax.GradientTransformation:

@@ -45,8 +45,10 @@ from softrl_jax import ops
 from softrl_jax.config import FAST_CPU_LEARNER, FAST_CPU_LOOP, FAST_LEARNER, FAST_LOOP, QUICK_LOOP, fld
 from softrl_jax.distributions import PolicyDist, make_policy_dist
 from softrl_jax.envs import Transition
-from softrl_jax.networks import (COMPUTE_DTYPES, MLP, STD_HEADS, CategoricalQNetwork, GaussianPolicyNet, QNetwork,
-                                 categorical_support, check_categorical_support, compute_dtype)
+from softrl_jax.networks import MLP, STD_HEADS, GaussianPolicyNet, check_categorical_support, compute_dtype, critic_option
+from softrl_jax.networks import c51_mean as _mean
+from softrl_jax.networks import c51_support as support
+from softrl_jax.networks import q_network as q_net
 
 CRITICS = ("twin", "v_net", "c51")
 
@@ -75,13 +77,11 @@ class Config:
     batch_size: int = fld(256, ge=1, doc="minibatch (SAC 256)")
     policy_reg: float = fld(0.0, ge=0.0, doc="L2 penalty on the policy's pre-squash mean and log std, reg * 0.5 * "
                                              "(mean(mu^2) + mean(log_std^2)) (SAC v1 code: 1e-3; v2: 0)")
-    critic_layer_norm: bool = fld(False, doc="Dense -> LayerNorm -> ReLU in the critics' hidden layers (Brax "
-                                             "q_network_layer_norm, FastTD3)")
-    num_atoms: int = fld(101, ge=2, doc="atoms of the c51 support (FastTD3 101)")
-    v_min: float = fld(-250.0, doc="lowest atom of the c51 support (FastTD3's default -250)")
-    v_max: float = fld(250.0, doc="highest atom of the c51 support (FastTD3's default 250)")
-    compute_dtype: str = fld("float32", choices=COMPUTE_DTYPES, doc="dtype of the networks' layer maths; "
-                                                                   "parameters and losses stay float32")
+    critic_layer_norm: bool = critic_option("critic_layer_norm")
+    num_atoms: int = critic_option("num_atoms")
+    v_min: float = critic_option("v_min")
+    v_max: float = critic_option("v_max")
+    compute_dtype: str = critic_option("compute_dtype")
 
 
 TASK_DEFAULTS: dict[str, dict] = {}
@@ -133,20 +133,9 @@ def policy_net(cfg: Config, action_size: int) -> GaussianPolicyNet:
                              dtype=compute_dtype(cfg.compute_dtype))
 
 
-def q_net(cfg: Config) -> QNetwork | CategoricalQNetwork:
-    """One ensemble member: a scalar Q network, or a categorical one (critic == "c51")."""
-    if cfg.critic == "c51":
-        return CategoricalQNetwork(cfg.hidden, cfg.num_atoms, cfg.critic_layer_norm, compute_dtype(cfg.compute_dtype))
-    return QNetwork(cfg.hidden, cfg.critic_layer_norm, compute_dtype(cfg.compute_dtype))
-
-
 def v_net(cfg: Config) -> MLP:
     return MLP(cfg.hidden, 1, cfg.critic_layer_norm, compute_dtype(cfg.compute_dtype))
 
-
-def support(cfg: Config) -> chex.Array:
-    """[N] the c51 atoms `linspace(v_min, v_max, num_atoms)`."""
-    return categorical_support(cfg.v_min, cfg.v_max, cfg.num_atoms)
 
 
 def q_logits(cfg: Config, q_params, obs: chex.Array, action: chex.Array) -> chex.Array:
@@ -160,11 +149,6 @@ def q_values(cfg: Config, q_params, obs: chex.Array, action: chex.Array) -> chex
     if cfg.critic == "c51":
         return _mean(cfg, q_logits(cfg, q_params, obs, action))
     return jax.vmap(lambda p: q_net(cfg).apply(p, obs, action))(q_params)
-
-
-def _mean(cfg: Config, logits: chex.Array) -> chex.Array:
-    """logits [..., N] -> E[Z] [...] on the c51 support."""
-    return jnp.vectorize(ops.categorical_mean, signature="(n),(n)->()")(logits, support(cfg))
 
 
 def v_value(cfg: Config, v_params, obs: chex.Array) -> chex.Array:
