@@ -184,8 +184,8 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
             def one_update(s, k):
                 sample_key, grad_key = jax.random.split(k)
                 batch = buf.sample(buffer, sample_key)
-                if loop.obs_norm:  # both sides of the transition, with the same statistics
-                    batch = batch._replace(obs=norm(stats, batch.obs), next_obs=norm(stats, batch.next_obs))
+                # both sides of the transition, with the same statistics
+                batch = batch._replace(obs=norm(stats, batch.obs), next_obs=norm(stats, batch.next_obs))
                 return agent.update(s, batch, grad_key)
 
             state, metrics = jax.lax.scan(one_update, agent_state, jax.random.split(key, loop.updates_per_step))
