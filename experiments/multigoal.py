@@ -41,7 +41,9 @@ COMMON = {
     "seeds": 1,
     "num_envs": 1,
     "updates_per_step": 1,
+    "warmup": "uniform",  # one protocol for all four: 1000 uniform random actions, then learning
     "warmup_steps": 1000,
+    "learning_starts": -1,
     "buffer_size": 100_000,
     "eval_every": 1000,
     "eval_episodes": 10,  # deterministic evaluation during training (authors' eval_n_episodes 10)

@@ -13,6 +13,9 @@ import typing
 from typing import Any, Mapping
 
 
+WARMUPS = ("uniform", "policy")
+
+
 class ConfigError(ValueError):
     """Bad configuration value; the message is one line naming the value and the valid choices."""
 
@@ -32,8 +35,13 @@ class LoopConfig:
     total_steps: int = fld(3_000_000, gt=0, doc="environment transitions per seed, a multiple of eval_every "
                                                  "(DSPG paper: 3e6)")
     num_envs: int = fld(1, ge=1, doc="parallel training environments per seed (paper: 1)")
-    warmup_steps: int = fld(10_000, ge=1, doc="transitions of uniform random actions before learning (counted "
-                                                "in total_steps)")
+    warmup: str = fld("uniform", choices=WARMUPS, doc="how the first --warmup_steps transitions act: uniform = "
+                                                   "uniform random actions; policy = the agent's own (initial) "
+                                                   "policy (DSPG authors' main.py, softqlearning's sampler)")
+    warmup_steps: int = fld(10_000, ge=0, doc="transitions of the warm-up before learning (counted in total_steps)")
+    learning_starts: int = fld(-1, ge=-1, doc="updates begin in the step that stores transition number "
+                                              "learning_starts (DSPG authors: buffer size >= batch); -1: right "
+                                              "after the warm-up, with its first step")
     buffer_size: int = fld(3_000_000, ge=1, doc="replay capacity in transitions (DSPG paper: 3e6)")
     updates_per_step: int = fld(4, ge=1, doc="gradient steps per vectorised env step (paper: 4)")
     eval_every: int = fld(10_000, ge=1, doc="transitions between evaluations, from the start; the first after "
@@ -239,6 +247,17 @@ def apply_overrides(loop: LoopConfig, algo_cfg, overrides: Mapping[str, Any], so
     return dataclasses.replace(loop, **loop_kw), dataclasses.replace(algo_cfg, **algo_kw)
 
 
+def learning_start(loop: LoopConfig) -> int:
+    """The transition whose step makes the first update: the step that stores transition number
+    `learning_starts`, or with -1 the first step after the warm-up (`warmup_steps + num_envs`)."""
+    return loop.learning_starts if loop.learning_starts >= 0 else loop.warmup_steps + loop.num_envs
+
+
+def random_steps(loop: LoopConfig) -> int:
+    """Transitions that take uniform random actions: the warm-up with warmup=uniform, else none."""
+    return loop.warmup_steps if loop.warmup == "uniform" else 0
+
+
 def check_loop(loop: LoopConfig, batch_size: int) -> None:
     """Cross-field checks of the loop config."""
     from softrl_jax.runner import check_devices
@@ -248,11 +267,17 @@ def check_loop(loop: LoopConfig, batch_size: int) -> None:
     for name in ("warmup_steps", "eval_every"):
         if getattr(loop, name) % loop.num_envs:
             raise ConfigError(f"--{name}={getattr(loop, name)} must be a multiple of --num_envs={loop.num_envs}")
-    if loop.warmup_steps < batch_size:
-        raise ConfigError(f"--warmup_steps={loop.warmup_steps} is out of range; must be >= --batch_size={batch_size}"
-                          " (learning starts once a minibatch is stored)")
-    if loop.total_steps <= loop.warmup_steps:
-        raise ConfigError(f"--total_steps={loop.total_steps} is out of range; must be > --warmup_steps={loop.warmup_steps}")
+    start = learning_start(loop)
+    if start < batch_size:
+        if loop.learning_starts < 0:
+            raise ConfigError(f"--warmup_steps={loop.warmup_steps} is out of range; must be >= --batch_size={batch_size}"
+                              f" - --num_envs={loop.num_envs} (learning starts once a minibatch is stored), or set "
+                              "--learning_starts")
+        raise ConfigError(f"--learning_starts={loop.learning_starts} is out of range; must be >= --batch_size="
+                          f"{batch_size} (learning starts once a minibatch is stored) or -1")
+    if loop.total_steps < start or loop.total_steps <= loop.warmup_steps:
+        raise ConfigError(f"--total_steps={loop.total_steps} is out of range; must be > --warmup_steps={loop.warmup_steps}"
+                          f" and >= the first update's transition ({start})")
     if loop.total_steps % loop.eval_every:  # the loop runs whole chunks of eval_every transitions
         lo = loop.total_steps // loop.eval_every * loop.eval_every
         hi = lo + loop.eval_every

@@ -8,8 +8,10 @@ sweeps, over hyperparameter points that keep shapes):
                   environment code (chunk 0 starts the environments)
     chunk(carry)  `eval_every` transitions of act -> step -> store -> `updates_per_step` updates,
                   then the deterministic policy is evaluated on separate environments. The first
-                  `warmup_steps` transitions take uniform random actions and no update (a real
-                  `lax.cond`); a chunk made only of warm-up is not evaluated (`Trainer.logged`).
+                  `warmup_steps` transitions take uniform random actions (`warmup=uniform`) or the
+                  agent's own actions (`warmup=policy`); updates begin in the step that stores
+                  transition `config.learning_start(loop)` (both real `lax.cond`s); a chunk that
+                  makes no update is not evaluated (`Trainer.logged`).
                   An update whose losses or new agent state are not all finite is dropped and the
                   seed stays frozen from then on (`Carry.diverged_at`, metric `diverged_at`).
                   With `obs_norm`, running observation statistics (`Carry.obs_stats`) take in each
@@ -42,7 +44,7 @@ import jax
 import jax.numpy as jnp
 
 from softrl_jax import envs, normalize, replay
-from softrl_jax.config import LoopConfig, RunConfig
+from softrl_jax.config import LoopConfig, RunConfig, learning_start, random_steps
 
 
 class Agent(NamedTuple):
@@ -110,8 +112,8 @@ class Trainer(NamedTuple):
         return (chunk_index + 1) * self.loop.eval_every
 
     def logged(self, chunk_index: int) -> bool:
-        """Chunk `chunk_index` trains and is evaluated (it is not warm-up only)."""
-        return self.steps_at(chunk_index) > self.loop.warmup_steps
+        """Chunk `chunk_index` makes updates and is evaluated (learning has started by its end)."""
+        return self.steps_at(chunk_index) >= learning_start(self.loop)
 
     def vmap(self) -> tuple[Callable, Callable]:
         """(init, chunk) over a leading seed axis of keys, hparams and carry; counters unbatched."""
@@ -140,6 +142,8 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
     n = loop.num_envs
     buf = replay.make_replay(loop.buffer_size, config.algo_cfg.batch_size, n, jnp.dtype(loop.replay_obs_dtype))
     n_chunks = math.ceil(loop.total_steps / loop.eval_every)
+    n_random = random_steps(loop)  # transitions acting uniformly at random
+    first_update = learning_start(loop)  # the step storing this transition makes the first update
     pool = loop.autoreset == "pool"
     # training reset states per chunk: the pool, or one start per environment (used in chunk 0 only)
     starts = max(loop.reset_pool or 64, n) if pool else n
@@ -193,11 +197,13 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
 
         def body(c: Carry, _):
             key, act_key, step_key, update_key = jax.random.split(c.key, 4)
-            warm = c.steps < loop.warmup_steps  # unbatched: a real branch
+            # unbatched counters: real branches. `random`: uniform random actions; `warm`: no update yet
+            random = c.steps < n_random
+            warm = c.steps + n < first_update
             # the statistics take in the observations this step acts on (training environments only)
             stats = normalize.update(c.obs_stats, c.env.obs) if loop.obs_norm else c.obs_stats
             actions, noise = jax.lax.cond(
-                warm,
+                random,
                 lambda: (jax.random.uniform(act_key, (n, spec.action_size), minval=-1.0, maxval=1.0), c.noise),
                 lambda: jax.vmap(agent.act, in_axes=(None, 0, 0, 0))(c.agent, norm(stats, c.env.obs), c.noise,
                                                                     jax.random.split(act_key, n)))
@@ -269,7 +275,7 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
         metrics["train_return"] = jnp.where(episodes > 0, return_sum / jnp.maximum(episodes, 1), jnp.nan)
         if evaluate:
             metrics["eval_return"] = jax.lax.cond(
-                carry.steps > loop.warmup_steps,
+                carry.steps >= first_update,
                 lambda: run_evaluation(agent, carry.agent, carry.obs_stats, eval_starts, eval_run_key),
                 lambda: jnp.asarray(jnp.nan, jnp.float32))
         else:

@@ -278,3 +278,32 @@ def test_v1_policy_regularisation_gradient():
     for preset in ("paper", "modern"):  # SAC v1 and v2: 1 gradient step per env step, replay 1e6
         loop = algos.run_config("sac", preset).loop
         assert (loop.updates_per_step, loop.buffer_size) == (1, 1_000_000)
+
+
+def test_plain_gaussian_policy_for_the_dspg_papers_baseline():
+    """policy=gaussian with the sigmoid std: an unsquashed Gaussian whose log-density is the closed
+    form, whose evaluation action is the raw mean (the environment clips), and whose actor loss uses
+    no tanh correction. The `paper` preset (the DSPG paper's SAC baseline) selects it over `v1`."""
+    paper, v1 = algos.run_config("sac", "paper").algo_cfg, algos.run_config("sac", "v1").algo_cfg
+    assert (paper.policy, paper.std_head, v1.policy, v1.std_head) == ("gaussian", "sigmoid", "tanh_gaussian", "log_std")
+    assert dataclasses.replace(paper, policy=v1.policy, std_head=v1.std_head) == v1
+    cfg = sac.Config(hidden=(8,), policy="gaussian", std_head="sigmoid")
+    state = sac.init(cfg, jax.random.PRNGKey(0), 3, 2)
+    # push the mean far outside [-1, 1] so a hidden tanh would show
+    actor = jax.tree.map(lambda x: x, state.actor)
+    actor["params"]["Dense_1"]["bias"] = jnp.array([3.0, -2.0])
+    obs = jnp.array([0.1, -0.2, 0.3])
+    dist = sac.policy(cfg, actor, obs)
+    assert not dist.squash
+    loc, scale = np.asarray(dist.loc), np.asarray(dist.scale)
+    np.testing.assert_allclose(np.asarray(sac.act_eval(cfg, state._replace(actor=actor), obs)), loc, rtol=1e-6)
+    assert loc[0] > 1.5 and loc[1] < -1.0
+    u, a, log_p = dist.sample_and_log_prob(jax.random.PRNGKey(1), 1)
+    np.testing.assert_allclose(np.asarray(a), np.asarray(u))  # no squashing
+    closed = np.sum(-0.5 * ((np.asarray(u[0]) - loc) / scale) ** 2 - np.log(scale) - 0.5 * np.log(2 * np.pi))
+    np.testing.assert_allclose(float(log_p[0]), closed, rtol=1e-5)
+    assert np.all(scale > 0) and np.all(scale < 1.0 + 1e-4)
+    # one update runs and stays finite with the plain Gaussian
+    batch = random_batch(jax.random.PRNGKey(2), 8, 3, 2)
+    _, metrics = jax.jit(sac.update, static_argnums=0)(cfg, state, batch, jax.random.PRNGKey(3))
+    assert all(np.isfinite(float(v)) for v in metrics.values())

@@ -91,11 +91,25 @@ TASK_DEFAULTS = {
 # and a replay of 5e6.
 PRESET_TASK_DEFAULTS = {"authors": {"walker2d": {"clip_norm": 3.0, "buffer_size": 5_000_000}}}
 
+# The DSPG paper's protocol of data collection: "Training does not start until the replay buffer has
+# enough samples for a minibatch" (Appendix A), the policy acting from the first step (Algorithm 1;
+# authors' main.py: `agent.sampling_actions` from step one, training `if buffer.size() >= batch_size`
+# right after the step's transition is stored). So no random warm-up, and the first update comes in
+# the step that stores transition 100 (the paper's minibatch).
+PAPER_WARMUP = {"warmup": "policy", "warmup_steps": 0, "learning_starts": 100}
+
 PRESETS = {
-    "paper": {},
-    # github shiwj16/dspg src/model.py: M=100, summed gradient, tanh actions, [800, 800].
+    # The defaults (Config: DSPG Appendix A) plus PAPER_WARMUP; per-task clip norms from TASK_DEFAULTS.
+    "paper": PAPER_WARMUP,
+    # github shiwj16/dspg, line by line:
+    #   num_samples 100          main.py flag num_samples 100
+    #   grad_reduction sum       src/model.py: the actor loss sums over the B x M terms
+    #   policy tanh_gaussian     src/model.py: tanh on the sampled actions (main.py: action_converter)
+    #   hidden 800x800           main.py flags hidden_dims_pi / hidden_dims_Q [800, 800]
+    #   warm-up                  main.py: the policy acts from step one; training once buffer >= 100
+    #   (Walker2d: PRESET_TASK_DEFAULTS)
     "authors": {"num_samples": 100, "grad_reduction": "sum", "policy": "tanh_gaussian",
-                "hidden": (800, 800)},
+                "hidden": (800, 800), **PAPER_WARMUP},
     # Small tasks on a CPU in minutes (gymnax Pendulum: about -150 by 6000 steps).
     "quick": {"hidden": (64, 64), "num_samples": 32, "clip_norm": 1.0, "actor_lr": 1e-3,
               "critic_lr": 1e-3, "alpha": 0.1, "reward_scale": 1.0, "baseline": "loo",

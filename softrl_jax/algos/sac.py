@@ -43,7 +43,7 @@ import optax
 
 from softrl_jax import ops
 from softrl_jax.config import FAST_CPU_LEARNER, FAST_CPU_LOOP, FAST_LEARNER, FAST_LOOP, QUICK_LOOP, fld
-from softrl_jax.distributions import PolicyDist, make_policy_dist
+from softrl_jax.distributions import POLICY_KINDS, PolicyDist, make_policy_dist
 from softrl_jax.envs import Transition
 from softrl_jax.networks import MLP, STD_HEADS, GaussianPolicyNet, check_categorical_support, compute_dtype, critic_option
 from softrl_jax.networks import c51_mean as _mean
@@ -72,7 +72,11 @@ class Config:
     alpha: float = fld(1.0, gt=0.0, doc="temperature: fixed value, or the initial one if learned (softlearning 1)")
     target_entropy_per_dim: float = fld(-1.0, doc="target entropy = this * A (softlearning, CleanRL -1; Brax -0.5)")
     reward_scale: float = fld(1.0, gt=0.0, doc="reward multiplier (v2: 1; v1 folds alpha into it: 5)")
-    std_head: str = fld("log_std", choices=STD_HEADS, doc="policy scale head (SAC: clipped log std)")
+    policy: str = fld("tanh_gaussian", choices=POLICY_KINDS, doc="tanh_gaussian (SAC) or gaussian: a plain "
+                                                                 "Gaussian, actions clipped by the environment "
+                                                                 "(the DSPG paper's SAC baseline)")
+    std_head: str = fld("log_std", choices=STD_HEADS, doc="policy scale head (SAC: clipped log std; the DSPG "
+                                                           "paper's baseline: sigmoid std)")
     min_std: float = fld(1e-4, ge=0.0, doc="added to the sigmoid std (std_head=sigmoid only)")
     batch_size: int = fld(256, ge=1, doc="minibatch (SAC 256)")
     policy_reg: float = fld(0.0, ge=0.0, doc="L2 penalty on the policy's pre-squash mean and log std, reg * 0.5 * "
@@ -86,17 +90,36 @@ class Config:
 
 TASK_DEFAULTS: dict[str, dict] = {}
 
+# SAC v1 "without tricks", line by line (Haarnoja et al. 2018a, arXiv 1801.01290 v1; code github
+# haarnoja/sac):
+#   critic v_net, num_critics 1   one Q, a state-value net V with a Polyak target (v1 Sec. 4.2, eqs. 5-8)
+#   learn_alpha False, alpha 1    fixed temperature folded into the reward scale (v1 Appendix D, Table 1)
+#   reward_scale 5                Hopper, Walker2d, HalfCheetah, Ant (v1 Appendix D, Table 2)
+#   hidden 2x256, lr 3e-4, tau 0.005, batch 256, gamma 0.99: the suite's defaults (v1 Appendix D, Table 1)
+#   policy_reg 1e-3               examples/variants.py GMM_POLICY_PARAMS_BASE reg 1e-3 (a GMM with K = 1,
+#                                 i.e. one Gaussian), applied to the pre-squash mean and log std
+#   updates_per_step 1            v1 Table 1 "gradient steps per environment step 1"; variants.py n_train_repeat 1
+#   buffer_size 1e6               v1 Table 1 "replay buffer size 10^6"; variants.py max_replay_buffer_size
+#   warmup policy, learning_starts 1000: sac/algos/base.py (v1-era RLAlgorithm._train): the policy acts
+#                                 from the first step and training runs once pool.size >= min_pool_size,
+#                                 1000 (variants.py SAMPLER_PARAMS). Later versions of the code add 1000
+#                                 uniform exploration steps (10000 on HalfCheetah and Ant)
+#   tanh_gaussian, log_std        v1 Appendix C (tanh squashing with the log-det correction)
+V1 = {"critic": "v_net", "num_critics": 1, "learn_alpha": False, "alpha": 1.0, "reward_scale": 5.0,
+      "policy_reg": 1e-3, "updates_per_step": 1, "buffer_size": 1_000_000, "warmup": "policy",
+      "learning_starts": 1000, "warmup_steps": 0}
+
 PRESETS = {
     # SAC v2 (Haarnoja et al. 2018b, Table 1): one gradient step per environment step, replay 1e6
     # (the suite's loop defaults are the DSPG paper's 4 and 3e6).
     "modern": {"updates_per_step": 1, "buffer_size": 1_000_000},
-    # The DSPG paper's SAC baseline, SAC v1 "without tricks": one Q, a V net with Polyak target, fixed
-    # temperature folded into the reward (SAC v1 Appendix D: alpha 1, reward scale 5 on Hopper,
-    # Walker2d, HalfCheetah and Ant; 2x256, lr 3e-4, tau 0.005, batch 256, 1 gradient step per
-    # environment step, replay 1e6), and the v1 code's policy regularisation (github haarnoja/sac,
-    # sac/distributions/normal.py: reg 1e-3 on the pre-squash mean and log std).
-    "paper": {"critic": "v_net", "num_critics": 1, "learn_alpha": False, "alpha": 1.0, "reward_scale": 5.0,
-              "policy_reg": 1e-3, "updates_per_step": 1, "buffer_size": 1_000_000},
+    # The DSPG paper's SAC baseline: SAC v1 (the `v1` preset below) with "a simple multivariate
+    # Gaussian for both DSPG and SAC" (DSPG paper Sec. 6.1), i.e. DSPG's plain Gaussian policy with a
+    # sigmoid std (DSPG Appendix A; +1e-4 as the DSPG authors' code), actions clipped by the
+    # environment, no tanh.
+    "paper": {**V1, "policy": "gaussian", "std_head": "sigmoid"},
+    # SAC v1 as Haarnoja et al. 2018a ran it (`SAC_V1`).
+    "v1": V1,
     # Small tasks on a CPU in minutes (gymnax Pendulum: see tests/test_learning_baselines.py).
     "quick": {"hidden": (64, 64), "actor_lr": 1e-3, "critic_lr": 1e-3, "alpha_lr": 1e-3, "batch_size": 128,
               **QUICK_LOOP},
@@ -162,9 +185,9 @@ def target_part(cfg: Config, critic) -> dict:
 
 
 def policy(cfg: Config, actor_params, obs: chex.Array) -> PolicyDist:
-    """obs [O] -> tanh-squashed Gaussian."""
+    """obs [O] -> tanh-squashed Gaussian (or, with policy="gaussian", the plain Gaussian)."""
     loc, scale = policy_net(cfg, _action_size(actor_params)).apply(actor_params, obs)
-    return make_policy_dist(loc, scale, "tanh_gaussian")
+    return make_policy_dist(loc, scale, cfg.policy)
 
 
 def _action_size(actor_params) -> int:

@@ -73,25 +73,33 @@ TASK_DEFAULTS = {
 }
 
 PRESETS = {
-    # Authors' code: one gradient step per env step, replay 1e6 (mujoco_all_sql.py).
-    "paper": {"updates_per_step": 1, "buffer_size": 1_000_000},
+    # Authors' code (github haarnoja/softqlearning): one gradient step per env step, replay 1e6
+    # (examples/mujoco_all_sql.py n_train_repeat 1, max_pool_size 1e6); the policy samples from the
+    # first step and training starts once the pool holds min_pool_size = max_path_length = 1000
+    # samples (mujoco_all_sql.py SimpleSampler; misc/sampler.py batch_ready).
+    "paper": {"updates_per_step": 1, "buffer_size": 1_000_000, "warmup": "policy", "warmup_steps": 0,
+              "learning_starts": 1000},
     # Paper Appendix D.1: Q lr 1e-3, sampler lr 1e-4, 2x200, batch 64, K = M = 32, K_V = 50, OU 0.15/0.3,
-    # replay 1e6, learning after 1e4 samples, one update per step. Appendix C.1's estimator averages over
+    # replay 1e6, "Training does not start until the replay pool has at least 10,000 samples" (collected
+    # by the sampler: no uniform phase), one update per step. Appendix C.1's estimator averages over
     # M particles a^(i) (Q gradients and kernels: our fixed particles) and K particles a~^(j) (moved:
     # our updated particles), so K = M = 32 is 32 + 32; the median bandwidth divides by log 32.
     "appendix": {"hidden": (200, 200), "critic_lr": 1e-3, "actor_lr": 1e-4, "batch_size": 64,
                  "num_fixed_particles": 32, "num_updated_particles": 32, "num_value_samples": 50,
-                 "ou_sigma": 0.3, "updates_per_step": 1, "buffer_size": 1_000_000, "warmup_steps": 10_000},
+                 "ou_sigma": 0.3, "updates_per_step": 1, "buffer_size": 1_000_000, "warmup": "policy",
+                 "warmup_steps": 0, "learning_starts": 10_000},
     # gymnax Pendulum on a CPU in minutes (measured in tests/test_learning_sql.py).
     "quick": {"hidden": (64, 64), "actor_lr": 1e-3, "critic_lr": 1e-3, "reward_scale": 1.0, "alpha": 0.1,
               "target_update_period": 200, "batch_size": 128, **QUICK_LOOP},
     # Use with --env=multigoal. Authors' examples/multigoal_sql.py: 2x128, lr 3e-4, K = 32 (16 + 16),
     # K_V = 16, target copied every 1000 steps, reward scale 0.1 (paper D.1: alpha 10), batch 64,
-    # learning after 100 samples, 1000 epochs of 100 steps.
+    # learning once the pool holds 100 policy samples (SimpleSampler min_pool_size 100), 1000 epochs of
+    # 100 steps.
     "multigoal": {"hidden": (128, 128), "actor_lr": 3e-4, "critic_lr": 3e-4, "reward_scale": 0.1,
                   "alpha": 1.0, "num_fixed_particles": 16, "num_updated_particles": 16,
                   "num_value_samples": 16, "target_update_period": 1000, "batch_size": 64,
-                  "num_envs": 1, "updates_per_step": 1, "warmup_steps": 100,
+                  "num_envs": 1, "updates_per_step": 1, "warmup": "policy", "warmup_steps": 0,
+                  "learning_starts": 100,
                   "buffer_size": 1_000_000, "total_steps": 100_000, "eval_every": 1000, "eval_episodes": 10},
 }
 
