@@ -6,6 +6,10 @@ r"""Command line: train one algorithm on one environment with several vmapped se
 Every config field is a `--name=value` flag (the form W&B sweep agents pass). Bad input prints one
 line naming the value and the valid choices and exits with code 2 before anything is written.
 
+`--explain` prints the resolved configuration instead of training: every field's value, the layer it
+came from (default / per-task / preset / preset per-task / flag) and the source cited for it (paper
+section or the authors' code), then what is known to differ from the paper or code the preset follows.
+
 Long runs: the same command with the same --out continues from the newest checkpoint in
 <out>/checkpoints (written every --checkpoint_every seconds, at the end and on SIGTERM/SIGINT);
 `--resume=PATH` does the same with the flags of PATH/config.json. SIGTERM/SIGINT stop after the chunk
@@ -187,8 +191,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from softrl_jax.checkpoint import Stopped
 
+    explaining = [a for a in argv if a == "--explain" or a.startswith("--explain=")]
+    argv = [a for a in argv if a not in explaining]
     try:
+        if any(a.partition("=")[2].lower() not in ("", "1", "true", "yes", "on") for a in explaining):
+            raise ConfigError(f"{explaining[0]!r} is not valid; --explain takes no value (or true)")
         rc = config_from_flags(argv)
+        if explaining:  # print the resolved configuration with its sources, run nothing
+            from softrl_jax.explain import explain
+
+            flags = parse_flags(argv)
+            if "resume" in flags:
+                flags = resume_flags(flags)
+            flags.pop("algo", None), flags.pop("preset", None)
+            print(explain(rc.algo, rc.preset, flags))
+            return 0
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -28,11 +28,12 @@ def default_preset(algo: str) -> str:
     return next(iter(get(algo).PRESETS))
 
 
-def run_config(algo: str, preset: str | None = None, overrides: Mapping[str, Any] | None = None) -> RunConfig:
-    """Layers: config defaults < per-task defaults < preset < the preset's per-task defaults (a module's
-    optional PRESET_TASK_DEFAULTS) < overrides. Raises ConfigError.
+LAYERS = ("default", "per-task", "preset", "preset per-task", "flag")  # run_config's layers, lowest first
 
-    `preset=None` takes the algorithm's default preset (the first in its PRESETS)."""
+
+def config_layers(algo: str, preset: str | None = None, overrides: Mapping[str, Any] | None = None):
+    """(module, preset, task, [(layer name, {field: value})]) of a run: the layers of `run_config`
+    above the config defaults, lowest first (names from LAYERS). Raises ConfigError."""
     from softrl_jax import envs
 
     module = get(algo)
@@ -40,7 +41,6 @@ def run_config(algo: str, preset: str | None = None, overrides: Mapping[str, Any
     overrides = dict(overrides or {})
     if preset not in module.PRESETS:
         raise ConfigError(f"unknown preset {preset!r} for {algo}; valid choices: {', '.join(module.PRESETS)}")
-    loop, cfg = LoopConfig(), module.Config()
     env_name = overrides.get("env", LoopConfig.env)
     if not isinstance(env_name, str):
         raise ConfigError(f"--env={env_name!r} is not a valid str")
@@ -50,10 +50,22 @@ def run_config(algo: str, preset: str | None = None, overrides: Mapping[str, Any
         raise ConfigError(str(e)) from None
     task = task_of(env_name)
     preset_task = getattr(module, "PRESET_TASK_DEFAULTS", {}).get(preset, {}).get(task, {})
-    for layer, source in ((module.TASK_DEFAULTS.get(task, {}), "task default"),
-                          (module.PRESETS[preset], "preset field"), (preset_task, "preset task default"),
-                          (overrides, "flag")):
-        loop, cfg = apply_overrides(loop, cfg, layer, source)
+    layers = [("per-task", module.TASK_DEFAULTS.get(task, {})), ("preset", module.PRESETS[preset]),
+              ("preset per-task", preset_task), ("flag", overrides)]
+    return module, preset, task, layers
+
+
+def run_config(algo: str, preset: str | None = None, overrides: Mapping[str, Any] | None = None) -> RunConfig:
+    """Layers: config defaults < per-task defaults < preset < the preset's per-task defaults (a module's
+    optional PRESET_TASK_DEFAULTS) < overrides. Raises ConfigError.
+
+    `preset=None` takes the algorithm's default preset (the first in its PRESETS)."""
+    module, preset, _, layers = config_layers(algo, preset, overrides)
+    loop, cfg = LoopConfig(), module.Config()
+    sources = {"per-task": "task default", "preset": "preset field", "preset per-task": "preset task default",
+               "flag": "flag"}
+    for name, layer in layers:
+        loop, cfg = apply_overrides(loop, cfg, layer, sources[name])
     validate(cfg)
     if hasattr(module, "check"):  # the algorithm's cross-field checks
         module.check(cfg)

@@ -57,13 +57,14 @@ class Config:
     hidden: tuple[int, ...] = fld((512, 512), ge=1, doc="hidden layer widths of actor and critic (paper 2x512)")
     actor_lr: float = fld(5e-5, ge=0.0, doc="actor Adam learning rate (paper 5e-5)")
     critic_lr: float = fld(5e-4, ge=0.0, doc="critic Adam learning rate (paper 5e-4)")
-    gamma: float = fld(0.99, ge=0.0, le=1.0, doc="discount")
+    gamma: float = fld(0.99, ge=0.0, le=1.0, doc="discount (paper Appendix A 0.99)")
     tau: float = fld(0.01, ge=0.0, le=1.0, doc="Polyak rate of both targets (paper 0.01)")
     num_samples: int = fld(64, ge=1, doc="M, actions sampled per state for target and gradient (paper 64)")
     clip_norm: float = fld(1.0, gt=0.0, doc="N, global-norm bound of the actor gradient (paper: per task)")
     alpha: float = fld(1.0, ge=0.0, doc="temperature (paper folds it into the reward: 1)")
     reward_scale: float = fld(5.0, gt=0.0, doc="reward multiplier (paper 5)")
-    baseline: str = fld("none", choices=ops.BASELINES, doc="per-state baseline of the score estimator")
+    baseline: str = fld("none", choices=ops.BASELINES, doc="per-state baseline of the score estimator (paper eq. "
+                                                           "17: none)")
     policy: str = fld("gaussian", choices=POLICY_KINDS, doc="paper: plain gaussian; authors: tanh_gaussian")
     std_head: str = fld("sigmoid", choices=STD_HEADS, doc="paper: sigmoid std")
     min_std: float = fld(1e-4, ge=0.0, doc="added to the sigmoid std (authors' code 1e-4)")
@@ -123,6 +124,41 @@ PRESETS = {
              "clip_norm": 1.0, "baseline": "loo", "policy": "tanh_gaussian", "std_head": "log_std", **FAST_LOOP},
     "fast-cpu": {**FAST_CPU_LEARNER, "num_samples": 8, "alpha": 0.05, "reward_scale": 1.0, "clip_norm": 1.0,
                  "baseline": "loo", "policy": "tanh_gaussian", "std_head": "log_std", **FAST_CPU_LOOP},
+}
+
+
+# Citations for `--explain` (softrl_jax/explain.py): the source of every value a preset sets.
+TASK_SOURCE = "DSPG paper Sec. 6.1: N = 5 for Ant and Walker2d, 1 for Hopper, 3 for HalfCheetah"
+PRESET_SOURCES = {
+    "paper": {"*": "DSPG paper Appendix A: \"Training does not start until the replay buffer has enough samples for "
+                   "a minibatch\" (100); the policy acts from the first step (Algorithm 1)"},
+    "authors": {"num_samples": "github shiwj16/dspg main.py flag num_samples 100",
+                "grad_reduction": "shiwj16/dspg src/model.py: the actor loss sums the B x M terms",
+                "policy": "shiwj16/dspg src/model.py: tanh on the sampled actions",
+                "hidden": "shiwj16/dspg main.py flags hidden_dims_pi, hidden_dims_Q [800, 800]",
+                "*": "shiwj16/dspg main.py: the policy acts from step one; training once buffer.size() >= "
+                     "batch_size (100)"},
+    "quick": {"*": "ours: small networks and loop for gymnax Pendulum on a CPU (tests/test_learning_dspg.py)"},
+    "fast": {"*": "FastTD3's recipe, softrl_jax/config.py FAST_LOOP and FAST_LEARNER (github younggyoseo/FastTD3 "
+                  "hyperparams.py); M, batch, alpha, baseline and the squashed policy are ours (PRESETS comment)"},
+    "fast-cpu": {"*": "ours: FastTD3's recipe at 2-core CPU sizes, config.py FAST_CPU_LOOP and FAST_CPU_LEARNER "
+                      "(tuned on playground:CartpoleBalance)"},
+}
+PRESET_TASK_SOURCES = {"authors": "shiwj16/dspg run_Walker2d.sh sets only the reward scale, so main.py's defaults "
+                                  "hold: global_norm 3, buffer_size 5e6"}
+KNOWN_DIFFERENCES = {
+    "paper": ["evaluation: 7 deterministic episodes every 1e4 steps as the authors' main.py, run side by side from "
+              "a pool of start states rather than one after another",
+              "the authors' code (preset authors) differs from the paper's Appendix A: M = 100, summed gradient, "
+              "tanh actions, 800x800, replay 5e6"],
+    "authors": ["the authors' main.py runs 5e6 steps by default (max_steps); the suite's protocol stops at the "
+                "paper's 3e6 (--total_steps)",
+                "replay: 5e6 only on Walker2d (their script); on the other tasks the paper's 3e6 (their defaults "
+                "would give 5e6)",
+                "per-task clip norms: the paper's N (Sec. 6.1) except Walker2d (their default 3)"],
+    "quick": ["not a paper configuration: sized for a CPU"],
+    "fast": ["not a paper configuration: FastTD3's massively parallel recipe applied to DSPG"],
+    "fast-cpu": ["not a paper configuration: sized for a CPU"],
 }
 
 

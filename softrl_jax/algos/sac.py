@@ -133,6 +133,52 @@ PRESETS = {
 }
 
 
+# Citations for `--explain` (softrl_jax/explain.py): the source of every value a preset sets.
+V1_SOURCES = {
+    "critic": "SAC v1 (Haarnoja et al. 2018a) Sec. 4.2, eqs. 5-8: a state-value net V with a Polyak target",
+    "num_critics": "SAC v1 Sec. 4.2: one Q (the DSPG paper's baseline \"without tricks\")",
+    "learn_alpha": "SAC v1: fixed temperature, folded into the reward scale (Appendix D)",
+    "alpha": "SAC v1: alpha 1 with the reward scale as inverse temperature (Appendix D)",
+    "reward_scale": "SAC v1 Appendix D, Table 2: reward scale 5 on Hopper, Walker2d, HalfCheetah, Ant",
+    "policy_reg": "github haarnoja/sac examples/variants.py GMM_POLICY_PARAMS_BASE reg 1e-3 (K = 1: one Gaussian)",
+    "updates_per_step": "SAC v1 Appendix D, Table 1: 1 gradient step per environment step",
+    "buffer_size": "SAC v1 Appendix D, Table 1: replay buffer size 1e6",
+    "warmup": "haarnoja/sac sac/algos/base.py (v1 era): the policy acts from the first step",
+    "warmup_steps": "haarnoja/sac sac/algos/base.py (v1 era): no uniform exploration phase",
+    "learning_starts": "haarnoja/sac examples/variants.py SAMPLER_PARAMS min_pool_size 1000: training once the pool "
+                       "holds 1000 samples",
+}
+PRESET_SOURCES = {
+    "modern": {"*": "SAC v2 (Haarnoja et al. 2018b) Table 1: 1 gradient step per environment step, replay 1e6"},
+    "paper": {**V1_SOURCES,
+              "policy": "DSPG paper Sec. 6.1: \"a simple multivariate Gaussian for both DSPG and SAC\"",
+              "std_head": "DSPG paper Appendix A: sigmoid std (as DSPG's policy)"},
+    "v1": V1_SOURCES,
+    "quick": {"*": "ours: small networks and loop for gymnax Pendulum on a CPU (tests/test_learning_baselines.py)"},
+    "fast": {"*": "FastSAC (arXiv 2512.01996) after FastTD3's recipe, softrl_jax/config.py FAST_LOOP and "
+                  "FAST_LEARNER (github younggyoseo/FastTD3 hyperparams.py)"},
+    "fast-cpu": {"*": "ours: FastTD3's recipe at 2-core CPU sizes, config.py FAST_CPU_LOOP and FAST_CPU_LEARNER "
+                      "(tuned on playground:CartpoleBalance)"},
+}
+_V1_DIFFERENCES = [
+    "evaluation: the suite's protocol (7 deterministic episodes every 1e4 steps, the DSPG paper's); the v1 code "
+    "evaluates 1 deterministic episode per 1000-step epoch",
+    "later versions of haarnoja/sac add uniform initial exploration (n_initial_exploration_steps 1000; 10000 on "
+    "HalfCheetah and Ant): --warmup=uniform --warmup_steps=1000 --learning_starts=1000",
+]
+KNOWN_DIFFERENCES = {
+    "paper": ["the DSPG paper states only SAC v1 \"without tricks\" and the plain Gaussian: the rest (warm-up, "
+              "replay, update ratio, reward scale, policy regularisation) is SAC v1's, an assumption",
+              *_V1_DIFFERENCES],
+    "v1": _V1_DIFFERENCES,
+    "modern": ["loop: the suite's protocol (uniform warm-up of 10000 transitions, evaluation every 1e4 over 7 "
+               "episodes); softlearning evaluates 1 episode per 1000-step epoch after 1000 uniform steps"],
+    "quick": ["not a paper configuration: sized for a CPU"],
+    "fast": ["FastSAC's exact values are not public in full: FastTD3's are used where it is silent"],
+    "fast-cpu": ["not a paper configuration: sized for a CPU"],
+}
+
+
 def check(cfg: Config) -> None:
     """Cross-field checks (raise ConfigError): the c51 support, finite v_min < v_max, num_atoms >= 2."""
     check_categorical_support(cfg.v_min, cfg.v_max, cfg.num_atoms)

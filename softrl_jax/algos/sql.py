@@ -104,6 +104,39 @@ PRESETS = {
 }
 
 
+# Citations for `--explain` (softrl_jax/explain.py): the source of every value a preset sets.
+TASK_SOURCE = "github haarnoja/softqlearning examples/mujoco_all_sql.py ENV_PARAMS reward_scale; multigoal: " \
+              "examples/multigoal_sql.py"
+PRESET_SOURCES = {
+    "paper": {"updates_per_step": "haarnoja/softqlearning examples/mujoco_all_sql.py n_train_repeat 1",
+              "buffer_size": "haarnoja/softqlearning examples/mujoco_all_sql.py max_pool_size 1e6",
+              "*": "haarnoja/softqlearning mujoco_all_sql.py SimpleSampler(min_pool_size=max_path_length=1000), "
+                   "misc/sampler.py: the policy samples from the first step; training once the pool holds 1000"},
+    "appendix": {"*": "SQL paper (Haarnoja et al. 2017) Appendix D.1",
+                 "num_fixed_particles": "SQL paper Appendix C.1 and D.1: M = 32 particles a^(i) (our fixed ones)",
+                 "num_updated_particles": "SQL paper Appendix C.1 and D.1: K = 32 particles a~^(j) (our moved ones)",
+                 "learning_starts": "SQL paper Appendix D.1: \"Training does not start until the replay pool has at "
+                                    "least 10,000 samples\"",
+                 "warmup": "SQL paper Appendix D.1: samples come from the sampler (no uniform phase stated)",
+                 "warmup_steps": "SQL paper Appendix D.1: no uniform phase stated"},
+    "quick": {"*": "ours: small networks and loop for gymnax Pendulum on a CPU (tests/test_learning_sql.py)"},
+    "multigoal": {"*": "haarnoja/softqlearning examples/multigoal_sql.py (2x128, lr 3e-4, K = 32 as 16 + 16, K_V 16, "
+                       "target every 1000, reward scale 0.1, batch 64, min_pool_size 100)",
+                  "total_steps": "ours: 1e5 = the authors' 1000 epochs x 100 steps",
+                  "eval_every": "ours: an evaluation every 1000 steps",
+                  "eval_episodes": "ours: 10 deterministic episodes"},
+}
+KNOWN_DIFFERENCES = {
+    "paper": ["the authors' runs last n_epochs x 1000 steps per task (2e6 Hopper, 1e7 HalfCheetah and Ant, 5e6 "
+              "Walker2d); the suite's protocol stops at --total_steps (3e6)",
+              "the authors evaluate 1 episode per epoch; the suite 7 deterministic ones every 1e4 steps"],
+    "appendix": ["the paper's OU noise is added to the sampler's actions; the paper's 10000-step training "
+                 "iterations are not a unit here (updates every step)"],
+    "quick": ["not a paper configuration: sized for a CPU"],
+    "multigoal": ["evaluation: deterministic episodes (the mean particle) rather than the authors' plots"],
+}
+
+
 class State(NamedTuple):
     actor: Any  # sampler f_phi
     critic: Any  # Q_theta
