@@ -44,8 +44,8 @@ class LoopConfig:
                                               "after the warm-up, with its first step")
     buffer_size: int = fld(3_000_000, ge=1, doc="replay capacity in transitions (DSPG paper: 3e6)")
     updates_per_step: int = fld(4, ge=1, doc="gradient steps per vectorised env step (paper: 4)")
-    eval_every: int = fld(10_000, ge=1, doc="transitions between evaluations, from the start; the first after "
-                                            "warm-up (authors: 1e4)")
+    eval_every: int = fld(10_000, ge=1, doc="transitions between evaluations, from the start; the first once "
+                                            "learning has started (authors: 1e4)")
     eval_episodes: int = fld(7, ge=1, doc="deterministic evaluation episodes (authors: 7)")
     episode_length: int = fld(0, ge=0, doc="time limit; 0 keeps the environment's own (Brax 1000)")
     out: str = fld("", doc="run folder for config.json and metrics.jsonl (default runs/<algo>-<env>-<time>)")
