@@ -18,7 +18,7 @@ numbers are unchanged):
   the network's input and in every hidden layer as Dense (no bias) -> BatchNorm -> ReLU, the layout of
   rllab's DDPG networks (`rllab/core/lasagne_layers.py` `batch_norm`: the Dense loses its bias, which
   the normalisation's mean subtraction makes redundant). Call with `train=True` and
-  `mutable=["batch_stats"]` for minibatch statistics (running averages updated by `momentum`); the
+  `mutable=["batch_stats"]` for minibatch statistics (running averages updated by `batch_norm_momentum`); the
   default `train=False` normalises by the running averages. Variances use the two-pass formula
   (flax `use_fast_variance=False`): unnormalised states can have means far larger than their spread.
 - `action_layer=k` (critics): the action joins the critic after its k-th hidden layer instead of at the

@@ -111,7 +111,8 @@ TASK_DEFAULTS: dict[str, dict] = {}
 LILLICRAP = {
     "actor_lr": 1e-4, "critic_lr": 1e-3,    # Sec. 7: Adam, 1e-4 (actor) and 1e-3 (critic)
     "critic_weight_decay": 1e-2,            # Sec. 7: L2 weight decay of 1e-2 on Q
-    "tau": 0.001,                           # Sec. 7: soft target updates, tau = 0.001
+    "tau": 0.001,                           # Sec. 7: soft target updates, tau = 0.001 (gamma 0.99, Sec. 7,
+                                            # is the default)
     "hidden": (400, 300),                   # Sec. 7: 2 hidden layers of 400 and 300 units
     "critic_action_layer": 1,               # Sec. 7: actions not included until the 2nd hidden layer of Q
     "final_init": 3e-3,                     # Sec. 7: final layers' weights and biases ~ U[-3e-3, 3e-3]
@@ -188,7 +189,8 @@ def train_apply(cfg: Config, net, variables, *inputs) -> tuple:
 
 
 def _is_kernel(params):
-    """Mask of the weight matrices (biases are not decayed, as in the paper's L2 on weights)."""
+    """Mask of the weight matrices (biases and BatchNorm scales are not decayed, as in the paper's L2 on
+    weights and rllab's BatchNormLayer, whose scale and shift are not `regularizable`)."""
     return jax.tree.map(lambda x: x.ndim >= 2, params)
 
 
