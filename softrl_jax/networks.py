@@ -10,12 +10,27 @@ Two critic options, both off by default (the default modules and parameter trees
   while their parameters stay float32 (flax `param_dtype`); every module casts its outputs back to
   float32, so log-probabilities, softmaxes and losses are float32 maths. `dtype=None` (the default)
   is flax's own default: computation in the dtype of the inputs and parameters (float32).
+
+Options of DDPG's networks after Lillicrap et al. 2015 (all off by default; the default trees and
+numbers are unchanged):
+
+- `batch_norm=True` (MLP, DeterministicPolicyNet, and a critic's layers before the action): BatchNorm on
+  the network's input and in every hidden layer as Dense (no bias) -> BatchNorm -> ReLU, the layout of
+  rllab's DDPG networks (`rllab/core/lasagne_layers.py` `batch_norm`: the Dense loses its bias, which
+  the normalisation's mean subtraction makes redundant). Call with `train=True` and
+  `mutable=["batch_stats"]` for minibatch statistics (running averages updated by `batch_norm_momentum`); the
+  default `train=False` normalises by the running averages. Variances use the two-pass formula
+  (flax `use_fast_variance=False`): unnormalised states can have means far larger than their spread.
+- `action_layer=k` (critics): the action joins the critic after its k-th hidden layer instead of at the
+  input; the layers before it sit in a submodule named `state_layers` and the rest keep the name `MLP_0`.
+- `fan_in_init=True`: hidden-layer weights and biases ~ U[-1/sqrt(f), 1/sqrt(f)], f the layer's fan-in;
+  `final_init=x > 0`: the output layer's weights and biases ~ U[-x, x] (Lillicrap et al. 2015, Sec. 7).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax
@@ -69,13 +84,14 @@ def critic_option(name: str):
     return fld(kwargs.pop("default"), **kwargs)
 
 
-def q_network(cfg) -> "QNetwork | CategoricalQNetwork":
+def q_network(cfg, **options) -> "QNetwork | CategoricalQNetwork":
     """The critic an algorithm config asks for (fields hidden, critic, num_atoms, critic_layer_norm,
-    compute_dtype): categorical when critic == "c51", else scalar."""
+    compute_dtype): categorical when critic == "c51", else scalar. `options`: the critics' further
+    fields (action_layer, batch_norm, batch_norm_momentum, fan_in_init, final_init)."""
     dtype = compute_dtype(cfg.compute_dtype)
     if cfg.critic == "c51":
-        return CategoricalQNetwork(cfg.hidden, cfg.num_atoms, cfg.critic_layer_norm, dtype)
-    return QNetwork(cfg.hidden, cfg.critic_layer_norm, dtype)
+        return CategoricalQNetwork(cfg.hidden, cfg.num_atoms, cfg.critic_layer_norm, dtype, **options)
+    return QNetwork(cfg.hidden, cfg.critic_layer_norm, dtype, **options)
 
 
 def c51_support(cfg) -> jax.Array:
@@ -93,55 +109,119 @@ def _to_float32(x, dtype):
     return x if dtype is None else x.astype(jnp.float32)
 
 
+def uniform_init(bound: float) -> Callable:
+    """Initializer drawing U[-bound, bound] (Lillicrap et al. 2015, Sec. 7)."""
+
+    def init(key, shape, dtype=jnp.float32):
+        return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+    return init
+
+
+def _dense_init(fan_in: int, final: bool, fan_in_init: bool, final_init: float) -> dict:
+    """Dense kernel_init/bias_init keywords: U[-final_init, final_init] for an output layer when
+    final_init > 0, U[-1/sqrt(fan_in), 1/sqrt(fan_in)] when fan_in_init, else {} (flax's defaults)."""
+    if final and final_init > 0:
+        bound = final_init
+    elif fan_in_init:
+        bound = 1.0 / math.sqrt(fan_in)
+    else:
+        return {}
+    return {"kernel_init": uniform_init(bound), "bias_init": uniform_init(bound)}
+
+
 class MLP(nn.Module):
-    """ReLU MLP with a linear output layer of `out` units.
+    """ReLU MLP with a linear output layer of `out` units (out=0: none; the MLP ends with its last
+    hidden layer's ReLU). x [..., I] -> [..., out].
 
     layer_norm: Dense -> LayerNorm -> ReLU in every hidden layer (not after the output layer).
     dtype: computation dtype of the layers (None: float32 as the inputs); outputs are float32.
+    batch_norm: BatchNorm on the input, and Dense (no bias) -> BatchNorm -> ReLU in every hidden layer
+        (module docstring); `train` picks minibatch statistics (True) or the running averages (False).
+    fan_in_init, final_init: initialisation of the hidden and output layers (module docstring).
     """
 
     hidden: Sequence[int]
     out: int
     layer_norm: bool = False
     dtype: Any = None
+    batch_norm: bool = False
+    batch_norm_momentum: float = 0.99
+    fan_in_init: bool = False
+    final_init: float = 0.0
+
+    def _batch_norm(self, x, train: bool):
+        return nn.BatchNorm(use_running_average=not train, momentum=self.batch_norm_momentum, dtype=self.dtype,
+                            use_fast_variance=False)(x)
 
     @nn.compact
-    def __call__(self, x):
+    def __call__(self, x, train: bool = False):
+        if self.batch_norm:
+            x = self._batch_norm(x, train)
         for width in self.hidden:
-            x = nn.Dense(width, dtype=self.dtype)(x)
+            init = _dense_init(x.shape[-1], False, self.fan_in_init, self.final_init)
+            x = nn.Dense(width, use_bias=not self.batch_norm, dtype=self.dtype, **init)(x)
+            if self.batch_norm:
+                x = self._batch_norm(x, train)
             if self.layer_norm:
                 x = nn.LayerNorm(dtype=self.dtype)(x)
             x = nn.relu(x)
-        return _to_float32(nn.Dense(self.out, dtype=self.dtype)(x), self.dtype)
+        if self.out:
+            init = _dense_init(x.shape[-1], True, self.fan_in_init, self.final_init)
+            x = nn.Dense(self.out, dtype=self.dtype, **init)(x)
+        return _to_float32(x, self.dtype)
+
+
+def _critic(module, obs, action, out: int, train: bool):
+    """The body shared by QNetwork and CategoricalQNetwork (called inside their compact __call__):
+    obs [..., O], action [..., A] -> [..., out]. The layers before the action (`state_layers`: the
+    first `action_layer` hidden layers, batch-normalised with the state input when `batch_norm`)
+    see the state only; `MLP_0` takes their output joined with the action."""
+    k = module.action_layer
+    if k > 0 or module.batch_norm:
+        obs = MLP(module.hidden[:k], 0, module.layer_norm, module.dtype, module.batch_norm,
+                  module.batch_norm_momentum, module.fan_in_init, name="state_layers")(obs, train)
+    x = jnp.concatenate([obs, action], axis=-1)
+    return MLP(module.hidden[k:], out, module.layer_norm, module.dtype, fan_in_init=module.fan_in_init,
+               final_init=module.final_init)(x)
 
 
 class QNetwork(nn.Module):
-    """Q(s, a): obs [..., O], action [..., A] -> [...]."""
+    """Q(s, a): obs [..., O], action [..., A] -> [...]. Options: module docstring."""
 
     hidden: Sequence[int]
     layer_norm: bool = False
     dtype: Any = None
+    action_layer: int = 0
+    batch_norm: bool = False
+    batch_norm_momentum: float = 0.99
+    fan_in_init: bool = False
+    final_init: float = 0.0
 
     @nn.compact
-    def __call__(self, obs, action):
-        x = jnp.concatenate([obs, action], axis=-1)
-        return MLP(self.hidden, 1, self.layer_norm, self.dtype)(x)[..., 0]
+    def __call__(self, obs, action, train: bool = False):
+        return _critic(self, obs, action, 1, train)[..., 0]
 
 
 class CategoricalQNetwork(nn.Module):
     """Distributional (C51) critic: obs [..., O], action [..., A] -> logits [..., num_atoms] of
     `Z(s, a)` on a fixed support (Bellemare, Dabney & Munos 2017; FastTD3's DistributionalQNetwork).
-    The support lives outside the network (`softrl_jax.ops.categorical_mean` maps logits to Q)."""
+    The support lives outside the network (`softrl_jax.ops.categorical_mean` maps logits to Q).
+    Options: module docstring."""
 
     hidden: Sequence[int]
     num_atoms: int
     layer_norm: bool = False
     dtype: Any = None
+    action_layer: int = 0
+    batch_norm: bool = False
+    batch_norm_momentum: float = 0.99
+    fan_in_init: bool = False
+    final_init: float = 0.0
 
     @nn.compact
-    def __call__(self, obs, action):
-        x = jnp.concatenate([obs, action], axis=-1)
-        return MLP(self.hidden, self.num_atoms, self.layer_norm, self.dtype)(x)
+    def __call__(self, obs, action, train: bool = False):
+        return _critic(self, obs, action, self.num_atoms, train)
 
 
 class GaussianPolicyNet(nn.Module):
@@ -179,12 +259,19 @@ class GaussianPolicyNet(nn.Module):
 
 
 class DeterministicPolicyNet(nn.Module):
-    """obs [..., O] -> action [..., A] in [-1, 1] (tanh output, taken in float32)."""
+    """obs [..., O] -> action [..., A] in [-1, 1] (tanh output, taken in float32). Options (batch_norm,
+    fan_in_init, final_init): module docstring."""
 
     hidden: Sequence[int]
     action_size: int
     dtype: Any = None
+    batch_norm: bool = False
+    batch_norm_momentum: float = 0.99
+    fan_in_init: bool = False
+    final_init: float = 0.0
 
     @nn.compact
-    def __call__(self, obs):
-        return jnp.tanh(MLP(self.hidden, self.action_size, dtype=self.dtype)(obs))
+    def __call__(self, obs, train: bool = False):
+        return jnp.tanh(MLP(self.hidden, self.action_size, dtype=self.dtype, batch_norm=self.batch_norm,
+                            batch_norm_momentum=self.batch_norm_momentum, fan_in_init=self.fan_in_init,
+                            final_init=self.final_init)(obs, train))

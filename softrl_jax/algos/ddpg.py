@@ -17,6 +17,30 @@ the projection `Phi(r + discount * Z'(s', mu'(s')))` of the target critic's dist
 the mean `E[Z(s, mu(s))]`. `critic_layer_norm` puts LayerNorm after each hidden Dense of the critic;
 `compute_dtype="bfloat16"` runs the layers of actor and critic in bfloat16 with float32 parameters.
 
+Network options of the paper (Lillicrap et al. 2015; all off by default, which keeps the default
+networks, parameter trees and numbers unchanged): `critic_action_layer=1` joins the action to the
+critic after its first hidden layer; `final_init` and `fan_in_init` set the initialisation;
+`batch_norm` normalises the state input and every hidden layer of the actor, and the state input and
+the critic's layers before the action (Dense -> BatchNorm -> ReLU, softrl_jax/networks.py). With
+`batch_norm` each network's variables are flax's `{"params", "batch_stats"}`; the optimisers see
+`params` only, and the running averages move by `batch_norm_momentum` when a network runs in
+training mode (minibatch statistics over the batch axis):
+
+- critic loss: Q(s, a) in training mode (its running averages updated);
+- target `r + gamma Q'(s', mu'(s'))`: both target networks in inference mode (their running averages);
+- actor loss: mu(s) in training mode (its running averages updated), and Q(s, mu(s)) in training mode
+  on the same batch with the critic's statistics update discarded. The critic normalises the states
+  only (the action enters after its batch-normalised layers), so these are the statistics the critic
+  loss just used, and the batch is not counted twice in the critic's averages. rllab's DDPG
+  (`rllab/algos/ddpg.py`) instead evaluates this Q with its running averages (`deterministic=True`);
+  the paper does not say;
+- `act` and `act_eval`: inference mode, so an action does not depend on the rest of a batch;
+- Polyak targets average the running means and variances with the weights (as rllab's
+  `get_param_values`, which includes them).
+
+The paper gives no momentum; the default 0.99 is flax's (rllab/Lasagne use 0.9, `alpha=0.1`), and
+epsilon is flax's 1e-5.
+
 Metrics carry the same keys as the soft algorithms: `alpha` is 0 (no entropy bonus) and `entropy`
 is logged as 0.0, a placeholder (a deterministic policy has no finite differential entropy) that
 keeps metrics.jsonl free of NaN and -inf.
@@ -33,7 +57,8 @@ import jax.numpy as jnp
 import optax
 
 from softrl_jax import ops
-from softrl_jax.config import FAST_CPU_LEARNER, FAST_CPU_LOOP, FAST_LEARNER, FAST_LOOP, QUICK_LOOP, fld
+from softrl_jax.config import (FAST_CPU_LEARNER, FAST_CPU_LOOP, FAST_LEARNER, FAST_LOOP, QUICK_LOOP, ConfigError,
+                               fld)
 from softrl_jax.envs import Transition
 from softrl_jax.networks import (CategoricalQNetwork, DeterministicPolicyNet, QNetwork, c51_mean,
                                  check_categorical_support, compute_dtype, critic_option, q_network)
@@ -67,16 +92,39 @@ class Config:
     v_min: float = critic_option("v_min")
     v_max: float = critic_option("v_max")
     compute_dtype: str = critic_option("compute_dtype")
+    # Lillicrap et al. 2015's network details (module docstring); defaults: off
+    batch_norm: bool = fld(False, doc="BatchNorm on the state input and hidden layers of the actor and the critic's "
+                                      "layers before the action (paper: on, Sec. 3)")
+    batch_norm_momentum: float = fld(0.99, ge=0.0, le=1.0, doc="running-average momentum of batch_norm (paper: not "
+                                                                "given; flax 0.99; rllab 0.9)")
+    critic_action_layer: int = fld(0, ge=0, doc="the action joins the critic after this many hidden layers (0: with "
+                                                "the state input; paper: 1, Sec. 7)")
+    final_init: float = fld(0.0, ge=0.0, doc="output layers' weights and biases ~ U[-x, x] (0: flax's default; paper: "
+                                             "3e-3, Sec. 7)")
+    fan_in_init: bool = fld(False, doc="hidden layers' weights and biases ~ U[-1/sqrt(fan_in), 1/sqrt(fan_in)] "
+                                       "(off: flax's default; paper: on, Sec. 7)")
 
 
 TASK_DEFAULTS: dict[str, dict] = {}
 
-# Lillicrap et al. 2015, Sec. 7 (low-dimensional inputs). The loop fields stay the suite's shared
-# protocol; the paper used 1 gradient step per env step and a 1e6 replay (--updates_per_step=1
-# --buffer_size=1000000). Not reproduced: actions entering the critic at its second layer and the
-# uniform(+-3e-3) final-layer initialisation.
-LILLICRAP = {"actor_lr": 1e-4, "critic_lr": 1e-3, "critic_weight_decay": 1e-2, "tau": 0.001,
-             "batch_size": 64, "hidden": (400, 300), "noise": "ou"}
+# Lillicrap et al. 2015 (arXiv 1509.02971), low-dimensional inputs.
+LILLICRAP = {
+    "actor_lr": 1e-4, "critic_lr": 1e-3,    # Sec. 7: Adam, 1e-4 (actor) and 1e-3 (critic)
+    "critic_weight_decay": 1e-2,            # Sec. 7: L2 weight decay of 1e-2 on Q
+    "tau": 0.001,                           # Sec. 7: soft target updates, tau = 0.001 (gamma 0.99, Sec. 7,
+                                            # is the default)
+    "hidden": (400, 300),                   # Sec. 7: 2 hidden layers of 400 and 300 units
+    "critic_action_layer": 1,               # Sec. 7: actions not included until the 2nd hidden layer of Q
+    "final_init": 3e-3,                     # Sec. 7: final layers' weights and biases ~ U[-3e-3, 3e-3]
+    "fan_in_init": True,                    # Sec. 7: other layers ~ U[-1/sqrt(f), 1/sqrt(f)], f the fan-in
+    "batch_norm": True,                     # Sec. 3: batch norm on the state input, all layers of mu and
+                                            # the layers of Q before the action (momentum: not given)
+    "batch_size": 64,                       # Sec. 7: minibatches of 64
+    "buffer_size": 1_000_000,               # Sec. 7: replay buffer of 1e6
+    "noise": "ou",                          # Sec. 7: Ornstein-Uhlenbeck, theta 0.15, sigma 0.2 (the
+                                            # defaults of ou_theta, ou_sigma)
+    "updates_per_step": 1,                  # Sec. 3, Algorithm 1: one minibatch update per time step
+}
 
 PRESETS = {
     "modern": {},
@@ -94,11 +142,21 @@ PRESETS = {
 
 
 def check(cfg: Config) -> None:
-    """Cross-field checks (raise ConfigError): the c51 support, finite v_min < v_max, num_atoms >= 2."""
+    """Cross-field checks (raise ConfigError): the c51 support, finite v_min < v_max, num_atoms >= 2;
+    critic_action_layer at most the number of hidden layers; batch_norm without critic_layer_norm."""
     check_categorical_support(cfg.v_min, cfg.v_max, cfg.num_atoms)
+    if cfg.critic_action_layer > len(cfg.hidden):
+        raise ConfigError(f"--critic_action_layer={cfg.critic_action_layer} is out of range; must be <= "
+                          f"{len(cfg.hidden)}, the number of hidden layers (--hidden={','.join(map(str, cfg.hidden))})")
+    if cfg.batch_norm and cfg.critic_layer_norm:
+        raise ConfigError("--batch_norm=true with --critic_layer_norm=true is not supported (two normalisations of "
+                          "one layer); valid choices: one of them")
 
 
 class State(NamedTuple):
+    """Networks as flax variables: {"params"}, plus "batch_stats" with batch_norm; the optimiser states
+    cover `trainable(...)`, i.e. {"params"}."""
+
     actor: Any
     critic: Any
     target_actor: Any
@@ -108,12 +166,31 @@ class State(NamedTuple):
 
 
 def networks(cfg: Config, action_size: int) -> tuple[DeterministicPolicyNet, QNetwork | CategoricalQNetwork]:
-    return DeterministicPolicyNet(cfg.hidden, action_size, compute_dtype(cfg.compute_dtype)), q_network(cfg)
+    norm = dict(batch_norm=cfg.batch_norm, batch_norm_momentum=cfg.batch_norm_momentum)
+    init = dict(fan_in_init=cfg.fan_in_init, final_init=cfg.final_init)
+    actor = DeterministicPolicyNet(cfg.hidden, action_size, compute_dtype(cfg.compute_dtype), **norm, **init)
+    return actor, q_network(cfg, action_layer=cfg.critic_action_layer, **norm, **init)
 
+
+def trainable(variables) -> dict:
+    """The collection the optimisers update: {"params": ...} of a flax variables dict (batch_stats,
+    when present, move by their running averages, not by gradients)."""
+    return {"params": variables["params"]}
+
+
+def train_apply(cfg: Config, net, variables, *inputs) -> tuple:
+    """`net` in training mode on batched inputs [B, ...]: (output, variables whose batch_stats moved
+    toward this minibatch's statistics by batch_norm_momentum). Without batch_norm: the plain forward
+    and `variables` unchanged."""
+    if not cfg.batch_norm:
+        return net.apply(variables, *inputs), variables
+    out, stats = net.apply(variables, *inputs, train=True, mutable=["batch_stats"])
+    return out, {**variables, **stats}
 
 
 def _is_kernel(params):
-    """Mask of the weight matrices (biases are not decayed, as in the paper's L2 on weights)."""
+    """Mask of the weight matrices (biases and BatchNorm scales are not decayed, as in the paper's L2 on
+    weights and rllab's BatchNormLayer, whose scale and shift are not `regularizable`)."""
     return jax.tree.map(lambda x: x.ndim >= 2, params)
 
 
@@ -134,30 +211,42 @@ def init(cfg: Config, key: chex.PRNGKey, obs_size: int, action_size: int) -> Sta
     obs, act = jnp.zeros((obs_size,)), jnp.zeros((action_size,))
     actor = actor_net.init(actor_key, obs)
     critic = q_net.init(critic_key, obs, act)
-    return State(actor, critic, actor, critic, actor_optimizer(cfg).init(actor),
-                 critic_optimizer(cfg).init(critic))
+    return State(actor, critic, actor, critic, actor_optimizer(cfg).init(trainable(actor)),
+                 critic_optimizer(cfg).init(trainable(critic)))
 
 
 def mu(cfg: Config, actor_params, obs: chex.Array) -> chex.Array:
-    """Deterministic action: obs [..., O] -> [..., A] in [-1, 1]."""
+    """Deterministic action: obs [..., O] -> [..., A] in [-1, 1] (batch norm: running averages)."""
     return networks(cfg, _action_size(actor_params))[0].apply(actor_params, obs)
 
 
 def q_logits(cfg: Config, critic_params, obs: chex.Array, action: chex.Array) -> chex.Array:
-    """c51 critic: obs [..., O], action [..., A] -> logits [..., N]."""
+    """c51 critic: obs [..., O], action [..., A] -> logits [..., N] (batch norm: running averages)."""
     return networks(cfg, action.shape[-1])[1].apply(critic_params, obs, action)
 
 
 def q_value(cfg: Config, critic_params, obs: chex.Array, action: chex.Array) -> chex.Array:
-    """obs [..., O], action [..., A] -> [...]; for c51 the mean `E[Z(s, a)]`."""
+    """obs [..., O], action [..., A] -> [...]; for c51 the mean `E[Z(s, a)]` (batch norm: running averages)."""
     if cfg.critic == "c51":
         logits = q_logits(cfg, critic_params, obs, action)
         return c51_mean(cfg, logits)
     return networks(cfg, action.shape[-1])[1].apply(critic_params, obs, action)
 
 
-def _action_size(actor_params) -> int:
-    return jax.tree.leaves(actor_params)[-1].shape[-1]
+def mu_train(cfg: Config, actor, obs: chex.Array) -> tuple:
+    """Training mode: obs [B, O] -> (actions [B, A], actor with updated batch_stats)."""
+    return train_apply(cfg, networks(cfg, _action_size(actor))[0], actor, obs)
+
+
+def q_train(cfg: Config, critic, obs: chex.Array, action: chex.Array) -> tuple:
+    """Training mode: obs [B, O], action [B, A] -> (Q [B] or c51 logits [B, N], critic with updated
+    batch_stats)."""
+    return train_apply(cfg, networks(cfg, action.shape[-1])[1], critic, obs, action)
+
+
+def _action_size(actor) -> int:
+    """A: the width of the actor's output layer (the last leaf of its params, the output kernel)."""
+    return jax.tree.leaves(actor["params"])[-1].shape[-1]
 
 
 def target(cfg: Config, target_actor, target_critic, transition: Transition) -> chex.Array:
@@ -176,42 +265,66 @@ def c51_target(cfg: Config, target_actor, target_critic, transition: Transition)
                                      support(cfg), uniform_support=True)
 
 
-def critic_loss(cfg: Config, critic, target_actor, target_critic, batch: Transition) -> tuple:
-    """`mean_i (Q(s_i, a_i) - stop_gradient(y_i))^2`; for c51 the mean cross-entropy to the projected
-    target distributions (q_mean, target_mean: their means). batch leaves: [B, ...]."""
+def critic_loss_and_stats(cfg: Config, critic, target_actor, target_critic, batch: Transition) -> tuple:
+    """(loss, (metrics, critic')): `mean_i (Q(s_i, a_i) - stop_gradient(y_i))^2`; for c51 the mean
+    cross-entropy to the projected target distributions (q_mean, target_mean: their means). Q runs in
+    training mode; critic' carries its updated batch_stats (`critic` itself without batch_norm).
+    batch leaves: [B, ...]."""
     chex.assert_rank(batch.reward, 1)
     if cfg.critic == "c51":
         y = jax.vmap(lambda t: c51_target(cfg, target_actor, target_critic, t))(batch)  # [B, N]
-        logits = q_logits(cfg, critic, batch.obs, batch.action)  # [B, N]
+        logits, critic = q_train(cfg, critic, batch.obs, batch.action)  # [B, N]
         loss = jnp.mean(jax.vmap(ops.categorical_loss)(logits, y))
         q = jax.vmap(ops.categorical_mean, (0, None))(logits, support(cfg))
-        return loss, {"critic_loss": loss, "q_mean": jnp.mean(q), "target_mean": jnp.mean(y @ support(cfg))}
+        metrics = {"critic_loss": loss, "q_mean": jnp.mean(q), "target_mean": jnp.mean(y @ support(cfg))}
+        return loss, (metrics, critic)
     y = jax.vmap(lambda t: target(cfg, target_actor, target_critic, t))(batch)
-    q = q_value(cfg, critic, batch.obs, batch.action)
+    q, critic = q_train(cfg, critic, batch.obs, batch.action)
     loss = jnp.mean(jax.vmap(ops.soft_q_critic_loss)(q, y))
-    return loss, {"critic_loss": loss, "q_mean": jnp.mean(q), "target_mean": jnp.mean(y)}
+    return loss, ({"critic_loss": loss, "q_mean": jnp.mean(q), "target_mean": jnp.mean(y)}, critic)
+
+
+def critic_loss(cfg: Config, critic, target_actor, target_critic, batch: Transition) -> tuple:
+    """(loss, metrics) of `critic_loss_and_stats`."""
+    loss, (metrics, _) = critic_loss_and_stats(cfg, critic, target_actor, target_critic, batch)
+    return loss, metrics
+
+
+def actor_loss_and_stats(cfg: Config, actor, critic, obs: chex.Array) -> tuple:
+    """(loss, (metrics, actor')): `mean_s -Q(s, mu(s))` (deterministic policy gradient), mu and Q in
+    training mode; actor' carries mu's updated batch_stats, the critic's update is discarded (module
+    docstring). obs: [B, O]."""
+    action, actor = mu_train(cfg, actor, obs)
+    q, _ = q_train(cfg, critic, obs, action)
+    if cfg.critic == "c51":
+        q = c51_mean(cfg, q)
+    loss = jnp.mean(jax.vmap(ops.ddpg_actor_loss)(q))
+    return loss, ({"actor_loss": loss}, actor)
 
 
 def actor_loss(cfg: Config, actor, critic, obs: chex.Array) -> tuple:
-    """`mean_s -Q(s, mu(s))` (deterministic policy gradient). obs: [B, O]."""
-    q = q_value(cfg, critic, obs, mu(cfg, actor, obs))
-    loss = jnp.mean(jax.vmap(ops.ddpg_actor_loss)(q))
-    return loss, {"actor_loss": loss}
+    """(loss, metrics) of `actor_loss_and_stats`."""
+    loss, (metrics, _) = actor_loss_and_stats(cfg, actor, critic, obs)
+    return loss, metrics
 
 
 def update(cfg: Config, state: State, batch: Transition, key: chex.PRNGKey) -> tuple[State, dict]:
-    """One DDPG step: critic, then actor against the updated critic, then Polyak targets.
-    Deterministic: `key` is unused (kept for the common `update` signature)."""
+    """One DDPG step: critic, then actor against the updated critic, then Polyak targets (of the
+    weights and, with batch_norm, the running averages). Gradients reach `params` only; batch_stats
+    come from the training-mode passes. Deterministic: `key` is unused (kept for the common `update`
+    signature)."""
     del key
-    (_, critic_metrics), critic_grads = jax.value_and_grad(
-        lambda p: critic_loss(cfg, p, state.target_actor, state.target_critic, batch), has_aux=True)(state.critic)
-    updates, critic_opt = critic_optimizer(cfg).update(critic_grads, state.critic_opt, state.critic)
-    critic = optax.apply_updates(state.critic, updates)
+    (_, (critic_metrics, critic)), critic_grads = jax.value_and_grad(
+        lambda p: critic_loss_and_stats(cfg, {**state.critic, **p}, state.target_actor, state.target_critic, batch),
+        has_aux=True)(trainable(state.critic))
+    updates, critic_opt = critic_optimizer(cfg).update(critic_grads, state.critic_opt, trainable(state.critic))
+    critic = {**critic, **optax.apply_updates(trainable(state.critic), updates)}
 
-    (_, actor_metrics), actor_grads = jax.value_and_grad(
-        lambda p: actor_loss(cfg, p, critic, batch.obs), has_aux=True)(state.actor)
-    updates, actor_opt = actor_optimizer(cfg).update(actor_grads, state.actor_opt, state.actor)
-    actor = optax.apply_updates(state.actor, updates)
+    (_, (actor_metrics, actor)), actor_grads = jax.value_and_grad(
+        lambda p: actor_loss_and_stats(cfg, {**state.actor, **p}, critic, batch.obs),
+        has_aux=True)(trainable(state.actor))
+    updates, actor_opt = actor_optimizer(cfg).update(actor_grads, state.actor_opt, trainable(state.actor))
+    actor = {**actor, **optax.apply_updates(trainable(state.actor), updates)}
 
     new_state = State(
         actor=actor,
@@ -243,6 +356,6 @@ def act(cfg: Config, state: State, obs: chex.Array, noise: chex.Array, key: chex
 
 
 def act_eval(cfg: Config, state: State, obs: chex.Array) -> chex.Array:
-    """Deterministic action [A]: mu(s), no noise."""
+    """Deterministic action [A]: mu(s), no noise (batch norm: running averages)."""
     return mu(cfg, state.actor, obs)
 
