@@ -94,7 +94,8 @@ def test_bad_warmup_values_raise_one_line(overrides, needle):
 def test_paper_presets_use_the_papers_warmup():
     for algo, preset, start in [("dspg", "paper", 100), ("dspg", "authors", 100), ("sac", "paper", 1000),
                                 ("sac", "v1", 1000), ("sql", "paper", 1000), ("sql", "appendix", 10_000),
-                                ("sql", "multigoal", 100)]:
+                                ("sql", "multigoal", 100), ("ddpg", "lillicrap", 64),
+                                ("ddpg", "paper", 64)]:
         loop = algos.run_config(algo, preset).loop
         assert (loop.warmup, loop.warmup_steps, loop.learning_starts) == ("policy", 0, start), (algo, preset)
     # the suite's own presets keep the uniform warm-up
