@@ -51,7 +51,7 @@ included): `--reduced` stands for the flag set below (explicit flags win); the r
 evaluation interval and warm-up equal the calibration's, so the run reuses the compiled programs:
 
     python experiments/dspg_table1.py --reduced
-    = --out=runs/table1-reduced --tasks=hopper --seeds=2 --total_steps=1024 --eval_every=32
+    = --out=runs/table1-reduced --tasks=hopper --seeds=2 --total_steps=2048 --eval_every=32
       --warmup_steps=256
 
 Testing only: `--test_env=gymnax:Pendulum-v1` trains every task on that environment instead (the
@@ -83,7 +83,7 @@ DEFAULTS = {"out": "runs/table1", "tasks": ",".join(TASKS), "algos": ",".join(AL
             "total_steps": "3000000", "eval_every": "10000", "eval_episodes": "7", "warmup_steps": "",
             "progress": "true", "calibrate": "auto", "calibrate_every": "", "calibrate_s": "30",
             "estimate_only": "false", "reduced": "false", "rates": "", "test_env": ""}
-REDUCED = {"out": "runs/table1-reduced", "tasks": "hopper", "seeds": "2", "total_steps": "1024",
+REDUCED = {"out": "runs/table1-reduced", "tasks": "hopper", "seeds": "2", "total_steps": "2048",
            "eval_every": "32", "warmup_steps": "256"}
 SWITCHES = {"--estimate_only": "true", "--reduced": "true", "--calibrate": "always"}  # bare flag = this value
 CALIBRATE = ("auto", "always", "never")
@@ -318,7 +318,7 @@ def calibrate(piece: Piece, o: dict, device: str, children: "Children") -> dict:
                 proc.kill()  # a throwaway run: no checkpoint to wait for
             proc.wait()
         if children.signum is not None:
-            raise Interrupted(children.signum)
+            raise Interrupted(children.signum, then=f"the calibration of {piece.name} starts again")
         record = measure(read_rows(folder / "run"), every, piece.rc.loop.seeds)
         if record is None:
             tail = (folder / "log.txt").read_text()[-3000:]
@@ -348,6 +348,8 @@ def piece_hours(piece: Piece, record: dict | None) -> float | None:
 def fmt_hours(h: float | None) -> str:
     if h is None:
         return "not measured"
+    if h < 1:
+        return f"{h:.2f} h ({h * 60:.0f} min)"
     return f"{h:.2f} h" if h < 100 else f"{h:,.0f} h ({h / 24:,.0f} days)"
 
 
@@ -380,9 +382,13 @@ def estimate_lines(pieces: list[Piece], extra: dict, rates: dict[str, dict], thi
 
 
 class Interrupted(Exception):
-    def __init__(self, signum: int, exit_code: int | None = None):
+    """SIGTERM/SIGINT stopped the pipeline; `exit_code`: the stopped child's (143/130 after a checkpoint)."""
+
+    def __init__(self, signum: int, exit_code: int | None = None, then: str = "the stopped piece resumes from its "
+                 "checkpoint"):
         self.signum, self.exit_code = signum, exit_code or 128 + signum
-        super().__init__(f"stopped by {signal.Signals(signum).name}")
+        super().__init__(f"stopped by {signal.Signals(signum).name}: the same command continues (finished pieces "
+                         f"are skipped, {then})")
 
 
 class Children:
@@ -447,11 +453,11 @@ def pipeline(o: dict, extra: dict, pieces: list[Piece], children: Children) -> i
             from softrl_jax.io.runstore import write_json
 
             write_json(rates_path, rates)
-    shown = {d: dict(r) for d, r in rates.items()}
+    known = {d: dict(r) for d, r in rates.items()}
     if o["rates"]:
         for d, r in read_rates(o["rates"]).items():
-            shown.setdefault(d, {}).update(r)
-    print("\n".join(estimate_lines(pieces, extra, shown, device)), flush=True)
+            known.setdefault(d, {}).update(r)
+    print("\n".join(estimate_lines(pieces, extra, known, device)), flush=True)
     if o["estimate_only"]:
         return 0
     t0 = time.perf_counter()
@@ -488,9 +494,11 @@ def main(argv=None) -> int:
         try:
             return pipeline(o, extra, pieces, children)
         except Interrupted as e:
-            print(f"{e}: the same command continues (finished pieces are skipped, the stopped one resumes "
-                  "from its checkpoint)", file=sys.stderr)
+            print(e, file=sys.stderr)
             return e.exit_code
+        except RuntimeError as e:  # a calibration run failed, or JAX could not name the device
+            print(f"error: {e}", file=sys.stderr)
+            return 1
 
 
 if __name__ == "__main__":
