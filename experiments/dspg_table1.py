@@ -31,13 +31,16 @@ after the chunk in flight, writes a checkpoint and exits 143/130, and so does th
 command continues. A second signal stops the train process at once (its last checkpoint stays).
 
 Cost estimate, printed before anything trains: hours = (startup_s + steps left / rate) / 3600 per
-piece, from rates MEASURED on this machine by a calibration run of each piece (the piece's own
-command with the real seeds, preset and flags, in a temporary folder, with evaluation every
-`--calibrate_every` steps after a short warm-up). The rate is env steps per second per seed over
-the evaluated chunks (training and their evaluations, compilation excluded); `startup_s` is
-compilation, initialisation and the warm-up. Training stops once `--calibrate_s` seconds of chunks
-are measured (at least one chunk). Early evaluations are short (an untrained policy falls): a trained
-policy's 1000-step evaluations every 1e4 steps are not in the rate.
+piece, from rates MEASURED on this machine by a calibration run of each piece: the piece's own command
+(the real seeds, preset and flags) in a temporary folder, with a warm-up of 256 steps, evaluation
+every `--calibrate_every` steps and `--episode_length=1`. The rate is env steps per second per seed
+over the evaluated chunks (compilation excluded), stopped once `--calibrate_s` seconds of chunks are
+measured (at least one chunk); `startup_s` is compilation, initialisation and the warm-up. One-step
+episodes make the calibration's frequent evaluations one step long, so the rate is the training
+rate (acting, stepping, updating; every step of any run selects its pool reset where an episode
+ended, so one-step episodes cost no more). The real run's evaluations are not in the estimate: on
+the 2-core CPU one evaluation of DSPG on Ant (7 seeds x 7 episodes x 1000 steps) took about 4 s, so
+its 300 evaluations add about 20 minutes.
 
     --calibrate=auto     (default) measure the pieces about to run that have no rate for this device
     --calibrate          (=always) measure them again;   --calibrate=never: no measurement
@@ -47,11 +50,10 @@ policy's 1000-step evaluations every 1e4 steps are not in the rate.
     --rates=PATH         another machine's rates.json (e.g. a GPU's), estimated beside this one
 
 Reduced CPU version (the README's; about 15 minutes on a 2-core CPU, compilation and calibration
-included): `--reduced` stands for the flag set below (explicit flags win); the reduced run's
-evaluation interval and warm-up equal the calibration's, so the run reuses the compiled programs:
+included): `--reduced` stands for the flag set below (explicit flags win):
 
     python experiments/dspg_table1.py --reduced
-    = --out=runs/table1-reduced --tasks=hopper --seeds=2 --total_steps=2048 --eval_every=32
+    = --out=runs/table1-reduced --tasks=hopper --seeds=2 --total_steps=2048 --eval_every=128
       --warmup_steps=256
 
 Testing only: `--test_env=gymnax:Pendulum-v1` trains every task on that environment instead (the
@@ -84,7 +86,7 @@ DEFAULTS = {"out": "runs/table1", "tasks": ",".join(TASKS), "algos": ",".join(AL
             "progress": "true", "calibrate": "auto", "calibrate_every": "", "calibrate_s": "30",
             "estimate_only": "false", "reduced": "false", "rates": "", "test_env": ""}
 REDUCED = {"out": "runs/table1-reduced", "tasks": "hopper", "seeds": "2", "total_steps": "2048",
-           "eval_every": "32", "warmup_steps": "256"}
+           "eval_every": "128", "warmup_steps": "256"}
 SWITCHES = {"--estimate_only": "true", "--reduced": "true", "--calibrate": "always"}  # bare flag = this value
 CALIBRATE = ("auto", "always", "never")
 # train flags the pipeline sets itself: not accepted after `--`
@@ -297,14 +299,15 @@ def measure(rows: list[dict], every: int, seeds: int) -> dict | None:
 
 
 def calibrate(piece: Piece, o: dict, device: str, children: "Children") -> dict:
-    """Run `piece`'s own command in a temporary folder with evaluation every `calibrate_every` steps until
-    `calibrate_s` seconds of evaluated chunks are measured; return `measure`'s record."""
+    """Run `piece`'s own command in a temporary folder with evaluation every `calibrate_every` steps and
+    one-step episodes (evaluations of one step: the rate is training's) until `calibrate_s` seconds of
+    evaluated chunks are measured; return `measure`'s record."""
     every = o["calibrate_every"] or (32 if device.startswith("cpu") else 1000)
     warmup = every * math.ceil(max(CALIBRATION_WARMUP, piece.rc.algo_cfg.batch_size) / every)
     folder = Path(tempfile.mkdtemp(prefix=f"dspg-table1-calibrate-{piece.name}-"))
     try:
         cmd = piece.command(out=folder / "run", total_steps=warmup + every * 100_000, eval_every=every,
-                            warmup_steps=warmup, progress="false", checkpoint="false")
+                            warmup_steps=warmup, episode_length=1, progress="false", checkpoint="false")
         print(f"calibrating {piece.name} on {device}: {shown(cmd)}", flush=True)
         with open(folder / "log.txt", "w") as log:
             proc = children.start(cmd, stdout=log, stderr=subprocess.STDOUT)

@@ -112,7 +112,7 @@ def test_plan_pieces_and_commands(tmp_path, monkeypatch):
     reduced, _ = pieces_for("--reduced", "--algos=ddpg")
     assert [p.name for p in reduced] == ["ddpg-hopper"]
     assert reduced[0].command()[4:] == ["--preset=paper", "--env=brax:hopper", "--seeds=2", "--total_steps=2048",
-                                        "--eval_every=32", "--eval_episodes=7", "--warmup_steps=256",
+                                        "--eval_every=128", "--eval_episodes=7", "--warmup_steps=256",
                                         "--progress=true", "--out=runs/table1-reduced/ddpg-hopper"]
 
 
@@ -219,4 +219,5 @@ def test_calibration_measures_and_stores_the_rate(tmp_path):
     assert record["steps_per_s"] > 0 and record["chunks"] >= 1 and record["measured_s"] >= 1
     assert record["calibrate_every"] == 32 and record["startup_s"] > 0
     assert f"| dspg hopper | 2 | 2,000 | {record['steps_per_s']:.3g}/s, " in p.stdout
+    assert "--eval_every=32 " in p.stdout and "--warmup_steps=256 " in p.stdout and "--episode_length=1 " in p.stdout
     assert sorted(x.name for x in tmp_path.iterdir()) == ["rates.json"]  # the calibration run left nothing
