@@ -53,8 +53,8 @@ Reduced CPU version (the README's; about 15 minutes on a 2-core CPU, compilation
 included): `--reduced` stands for the flag set below (explicit flags win):
 
     python experiments/dspg_table1.py --reduced
-    = --out=runs/table1-reduced --tasks=hopper --seeds=2 --total_steps=2048 --eval_every=128
-      --warmup_steps=256
+    = --out=runs/table1-reduced --tasks=hopper --seeds=2 --total_steps=1024 --eval_every=128 --calibrate_s=10
+      (each preset's own warm-up: DSPG and DDPG learn from transition 100 and 64, SAC v1 from 1000)
 
 Testing only: `--test_env=gymnax:Pendulum-v1` trains every task on that environment instead (the
 folders keep the task names), so that tests/test_table1.py can run real train processes cheaply.
@@ -85,8 +85,8 @@ DEFAULTS = {"out": "runs/table1", "tasks": ",".join(TASKS), "algos": ",".join(AL
             "total_steps": "3000000", "eval_every": "10000", "eval_episodes": "7", "warmup_steps": "",
             "progress": "true", "calibrate": "auto", "calibrate_every": "", "calibrate_s": "30",
             "estimate_only": "false", "reduced": "false", "rates": "", "test_env": ""}
-REDUCED = {"out": "runs/table1-reduced", "tasks": "hopper", "seeds": "2", "total_steps": "2048",
-           "eval_every": "128", "warmup_steps": "256"}
+REDUCED = {"out": "runs/table1-reduced", "tasks": "hopper", "seeds": "2", "total_steps": "1024",
+           "eval_every": "128", "calibrate_s": "10"}
 SWITCHES = {"--estimate_only": "true", "--reduced": "true", "--calibrate": "always"}  # bare flag = this value
 CALIBRATE = ("auto", "always", "never")
 # train flags the pipeline sets itself: not accepted after `--`

@@ -74,7 +74,7 @@ BAD = [
     (["--calibrate=sometimes"], "--calibrate='sometimes' is not valid; valid choices: auto, always, never"),
     (["--tasks=hopper", "--", "--seeds=3"], "--seeds after -- is set by this pipeline; use its own flag --seeds"),
     (["--tasks=hopper", "--", "--num_samplez=3"], "unknown flag --num_samplez (did you mean --num_samples?)"),
-    (["--reduced", "--warmup_steps=100"], "--warmup_steps=100 is out of range; must be >= --batch_size=256"),
+    (["--reduced", "--", "--learning_starts=50"], "--learning_starts=50 is out of range; must be >= --batch_size=100"),
 ]
 
 
@@ -111,9 +111,9 @@ def test_plan_pieces_and_commands(tmp_path, monkeypatch):
     assert pieces[0].rc.algo_cfg.clip_norm == 1.0 and pieces[2].rc.algo_cfg.clip_norm == 5.0  # paper's N per task
     reduced, _ = pieces_for("--reduced", "--algos=ddpg")
     assert [p.name for p in reduced] == ["ddpg-hopper"]
-    assert reduced[0].command()[4:] == ["--preset=paper", "--env=brax:hopper", "--seeds=2", "--total_steps=2048",
-                                        "--eval_every=128", "--eval_episodes=7", "--warmup_steps=256",
-                                        "--progress=true", "--out=runs/table1-reduced/ddpg-hopper"]
+    assert reduced[0].command()[4:] == ["--preset=paper", "--env=brax:hopper", "--seeds=2", "--total_steps=1024",
+                                        "--eval_every=128", "--eval_episodes=7", "--progress=true",
+                                        "--out=runs/table1-reduced/ddpg-hopper"]
 
 
 def test_plan_sees_finished_and_unfinished_pieces(tmp_path):
@@ -204,7 +204,7 @@ def test_sigterm_stops_the_piece_and_the_same_command_resumes_it(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert "dspg-hopper: resumes at step" in again.stdout and "resumes at step 0" not in again.stdout
     rows = [json.loads(line) for line in metrics.read_text().splitlines()]
-    assert sorted((r["seed"], r["step"]) for r in rows) == [(s, t) for s in (0, 1) for t in range(1000, 8001, 500)]
+    assert sorted((r["seed"], r["step"]) for r in rows) == [(s, t) for s in (0, 1) for t in range(500, 8001, 500)]
     assert "| gymnax:Pendulum-v1 | dspg | 2 | 0 | 8000 |" in again.stdout  # the report's Table-1 section
 
 
