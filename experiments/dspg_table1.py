@@ -363,18 +363,20 @@ def estimate_lines(pieces: list[Piece], extra: dict, rates: dict[str, dict], thi
              "steps per second per seed, all seeds at once",
              "| piece | seeds | steps left | " + " | ".join(devices) + " |",
              "|---|---:|---:|" + "---:|" * len(devices)]
-    totals = {d: 0.0 for d in devices}
+    totals, missing = {d: 0.0 for d in devices}, {d: 0 for d in devices}
     for p in pieces:
         cells = []
         for d in devices:
             record = rates.get(d, {}).get(p.rate_key(extra))
             h = piece_hours(p, record)
-            totals[d] = None if h is None or totals[d] is None else totals[d] + h
+            totals[d] += h or 0.0
+            missing[d] += h is None
             rate = f"{record['steps_per_s']:.3g}/s, " if record and not p.finished else ""
             cells.append(rate + fmt_hours(h))
         left = p.total_steps - p.done_steps
         lines.append(f"| {p.algo} {p.task} | {p.rc.loop.seeds} | {left:,} | " + " | ".join(cells) + " |")
-    lines.append("| total | | | " + " | ".join(fmt_hours(totals[d]) for d in devices) + " |")
+    lines.append("| total | | | " + " | ".join(
+        fmt_hours(totals[d]) + (f" + {missing[d]} not measured" if missing[d] else "") for d in devices) + " |")
     lines.append(f"this machine: {this_device}")
     if not any(is_gpu(d) and any(rates[d].get(p.rate_key(extra)) for p in pieces) for d in rates):
         lines.append("GPU: not measured (run with --estimate_only on a GPU machine)")

@@ -155,6 +155,8 @@ def test_estimate_arithmetic_from_rates(tmp_path):
     assert lines[5] == "| ddpg hopper | 7 | 0 | 0.00 h (0 min) |"
     assert lines[6] == "| total | | | 1,733 h (72 days) |"
     assert lines[-1] == "GPU: not measured (run with --estimate_only on a GPU machine)"
+    del rates[cpu][pieces[1].rate_key(extra)]
+    assert T1.estimate_lines(pieces, extra, rates, cpu)[6] == "| total | | | 1,667 h (69 days) + 1 not measured |"
     rates[gpu] = {p.rate_key(extra): {"steps_per_s": 100.0, "startup_s": 0.0} for p in pieces}
     lines = T1.estimate_lines(pieces, extra, rates, cpu)
     assert lines[1].endswith(f"| {cpu} | {gpu} |") and lines[3].endswith("| 100/s, 8.33 h |")
