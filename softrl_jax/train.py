@@ -83,15 +83,19 @@ def resume_flags(flags: dict[str, str]) -> dict[str, str]:
     return {**base, **flags, "out": path}
 
 
-def config_from_flags(argv: Sequence[str]) -> RunConfig:
-    from softrl_jax import algos
-
+def run_args(argv: Sequence[str]) -> tuple[str, str | None, dict[str, str]]:
+    """(algo, preset, the other flags) of a command line, `--resume` applied; preset None: the
+    algorithm's default preset."""
     flags = parse_flags(argv)
     if "resume" in flags:
         flags = resume_flags(flags)
-    algo = flags.pop("algo", "dspg")
-    preset = flags.pop("preset", None)  # None: the algorithm's default preset
-    return algos.run_config(algo, preset, flags)
+    return flags.pop("algo", "dspg"), flags.pop("preset", None), flags
+
+
+def config_from_flags(argv: Sequence[str]) -> RunConfig:
+    from softrl_jax import algos
+
+    return algos.run_config(*run_args(argv))
 
 
 def default_out(rc: RunConfig) -> str:
@@ -196,16 +200,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if any(a.partition("=")[2].lower() not in ("", "1", "true", "yes", "on") for a in explaining):
             raise ConfigError(f"{explaining[0]!r} is not valid; --explain takes no value (or true)")
-        rc = config_from_flags(argv)
         if explaining:  # print the resolved configuration with its sources, run nothing
             from softrl_jax.explain import explain
 
-            flags = parse_flags(argv)
-            if "resume" in flags:
-                flags = resume_flags(flags)
-            flags.pop("algo", None), flags.pop("preset", None)
-            print(explain(rc.algo, rc.preset, flags))
+            print(explain(*run_args(argv)))
             return 0
+        rc = config_from_flags(argv)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
