@@ -108,6 +108,10 @@ FAST_LOOP = {
 # below the zero-action policy's 698 at 64k transitions), 64k transitions.
 FAST_CPU_LOOP = {"num_envs": 8, "updates_per_step": 2, "warmup_steps": 2048, "buffer_size": 100_000,
                  "total_steps": 64_000, "eval_every": 8000, "eval_episodes": 8, "obs_norm": True}
+# `--explain` citations shared by every algorithm's CPU presets (softrl_jax/explain.py).
+FAST_CPU_SOURCE = ("ours: FastTD3's recipe at 2-core CPU sizes, config.py FAST_CPU_LOOP and FAST_CPU_LEARNER "
+                   "(tuned on playground:CartpoleBalance)")
+CPU_PRESET_DIFFERENCE = "not a paper configuration: sized for a CPU"
 # Critic and learner fields of `fast` that every algorithm shares (same source as FAST_LOOP).
 FAST_LEARNER = {
     "gamma": 0.97,                      # MuJoCoPlaygroundArgs.gamma

@@ -57,8 +57,8 @@ import jax.numpy as jnp
 import optax
 
 from softrl_jax import ops
-from softrl_jax.config import (FAST_CPU_LEARNER, FAST_CPU_LOOP, FAST_LEARNER, FAST_LOOP, QUICK_LOOP, ConfigError,
-                               fld)
+from softrl_jax.config import (CPU_PRESET_DIFFERENCE, FAST_CPU_LEARNER, FAST_CPU_LOOP, FAST_CPU_SOURCE, FAST_LEARNER,
+                               FAST_LOOP, QUICK_LOOP, ConfigError, fld)
 from softrl_jax.envs import Transition
 from softrl_jax.networks import (CategoricalQNetwork, DeterministicPolicyNet, QNetwork, c51_mean,
                                  check_categorical_support, compute_dtype, critic_option, q_network)
@@ -173,8 +173,7 @@ PRESET_SOURCES = {
     "quick": {"*": "ours: small networks and loop for gymnax Pendulum on a CPU (tests/test_learning_baselines.py)"},
     "fast": {"*": "FastTD3's recipe, softrl_jax/config.py FAST_LOOP and FAST_LEARNER (github younggyoseo/FastTD3 "
                   "hyperparams.py); Gaussian noise sigma 0.2 inside FastTD3's [0.001, 0.4]"},
-    "fast-cpu": {"*": "ours: FastTD3's recipe at 2-core CPU sizes, config.py FAST_CPU_LOOP and FAST_CPU_LEARNER "
-                      "(tuned on playground:CartpoleBalance)"},
+    "fast-cpu": {"*": FAST_CPU_SOURCE},
 }
 _LILLICRAP_DIFFERENCES = [
     "batch-norm momentum 0.99 (flax's default; the paper gives none; rllab/Lasagne use 0.9); the actor loss "
@@ -189,9 +188,9 @@ KNOWN_DIFFERENCES = {
     "lillicrap": _LILLICRAP_DIFFERENCES,
     "paper": ["the DSPG paper says its DDPG \"has to perform a grid search\": the searched values are not "
               "published, so Lillicrap's are used", *_LILLICRAP_DIFFERENCES],
-    "quick": ["not a paper configuration: sized for a CPU"],
+    "quick": [CPU_PRESET_DIFFERENCE],
     "fast": ["not a paper configuration: FastTD3's recipe with one C51 critic and no TD3 tricks"],
-    "fast-cpu": ["not a paper configuration: sized for a CPU"],
+    "fast-cpu": [CPU_PRESET_DIFFERENCE],
 }
 
 

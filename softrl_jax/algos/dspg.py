@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import optax
 
 from softrl_jax import ops
-from softrl_jax.config import ConfigError, FAST_CPU_LEARNER, FAST_CPU_LOOP, FAST_LEARNER, FAST_LOOP, QUICK_LOOP, fld
+from softrl_jax.config import CPU_PRESET_DIFFERENCE, ConfigError, FAST_CPU_LEARNER, FAST_CPU_LOOP, FAST_CPU_SOURCE, FAST_LEARNER, FAST_LOOP, QUICK_LOOP, fld
 from softrl_jax.distributions import POLICY_KINDS, PolicyDist, make_policy_dist
 from softrl_jax.envs import Transition
 from softrl_jax.networks import (STD_HEADS, CategoricalQNetwork, GaussianPolicyNet, QNetwork, check_categorical_support,
@@ -141,8 +141,7 @@ PRESET_SOURCES = {
     "quick": {"*": "ours: small networks and loop for gymnax Pendulum on a CPU (tests/test_learning_dspg.py)"},
     "fast": {"*": "FastTD3's recipe, softrl_jax/config.py FAST_LOOP and FAST_LEARNER (github younggyoseo/FastTD3 "
                   "hyperparams.py); M, batch, alpha, baseline and the squashed policy are ours (PRESETS comment)"},
-    "fast-cpu": {"*": "ours: FastTD3's recipe at 2-core CPU sizes, config.py FAST_CPU_LOOP and FAST_CPU_LEARNER "
-                      "(tuned on playground:CartpoleBalance)"},
+    "fast-cpu": {"*": FAST_CPU_SOURCE},
 }
 PRESET_TASK_SOURCES = {"authors": "shiwj16/dspg run_Walker2d.sh sets only the reward scale, so main.py's defaults "
                                   "hold: global_norm 3, buffer_size 5e6"}
@@ -156,9 +155,9 @@ KNOWN_DIFFERENCES = {
                 "replay: 5e6 only on Walker2d (their script); on the other tasks the paper's 3e6 (their defaults "
                 "would give 5e6)",
                 "per-task clip norms: the paper's N (Sec. 6.1) except Walker2d (their default 3)"],
-    "quick": ["not a paper configuration: sized for a CPU"],
+    "quick": [CPU_PRESET_DIFFERENCE],
     "fast": ["not a paper configuration: FastTD3's massively parallel recipe applied to DSPG"],
-    "fast-cpu": ["not a paper configuration: sized for a CPU"],
+    "fast-cpu": [CPU_PRESET_DIFFERENCE],
 }
 
 

@@ -42,7 +42,7 @@ import jax.numpy as jnp
 import optax
 
 from softrl_jax import ops
-from softrl_jax.config import FAST_CPU_LEARNER, FAST_CPU_LOOP, FAST_LEARNER, FAST_LOOP, QUICK_LOOP, fld
+from softrl_jax.config import CPU_PRESET_DIFFERENCE, FAST_CPU_LEARNER, FAST_CPU_LOOP, FAST_CPU_SOURCE, FAST_LEARNER, FAST_LOOP, QUICK_LOOP, fld
 from softrl_jax.distributions import POLICY_KINDS, PolicyDist, make_policy_dist
 from softrl_jax.envs import Transition
 from softrl_jax.networks import MLP, STD_HEADS, GaussianPolicyNet, check_categorical_support, compute_dtype, critic_option
@@ -157,8 +157,7 @@ PRESET_SOURCES = {
     "quick": {"*": "ours: small networks and loop for gymnax Pendulum on a CPU (tests/test_learning_baselines.py)"},
     "fast": {"*": "FastSAC (arXiv 2512.01996) after FastTD3's recipe, softrl_jax/config.py FAST_LOOP and "
                   "FAST_LEARNER (github younggyoseo/FastTD3 hyperparams.py)"},
-    "fast-cpu": {"*": "ours: FastTD3's recipe at 2-core CPU sizes, config.py FAST_CPU_LOOP and FAST_CPU_LEARNER "
-                      "(tuned on playground:CartpoleBalance)"},
+    "fast-cpu": {"*": FAST_CPU_SOURCE},
 }
 _V1_DIFFERENCES = [
     "evaluation: the suite's protocol (7 deterministic episodes every 1e4 steps, the DSPG paper's); the v1 code "
@@ -173,9 +172,9 @@ KNOWN_DIFFERENCES = {
     "v1": _V1_DIFFERENCES,
     "modern": ["loop: the suite's protocol (uniform warm-up of 10000 transitions, evaluation every 1e4 over 7 "
                "episodes); softlearning evaluates 1 episode per 1000-step epoch after 1000 uniform steps"],
-    "quick": ["not a paper configuration: sized for a CPU"],
+    "quick": [CPU_PRESET_DIFFERENCE],
     "fast": ["FastSAC's exact values are not public in full: FastTD3's are used where it is silent"],
-    "fast-cpu": ["not a paper configuration: sized for a CPU"],
+    "fast-cpu": [CPU_PRESET_DIFFERENCE],
 }
 
 

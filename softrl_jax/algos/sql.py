@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import optax
 
 from softrl_jax import ops
-from softrl_jax.config import QUICK_LOOP, fld
+from softrl_jax.config import CPU_PRESET_DIFFERENCE, QUICK_LOOP, fld
 from softrl_jax.distributions import tanh_log_det_jacobian
 from softrl_jax.envs import Transition
 from softrl_jax.networks import MLP, QNetwork
@@ -132,7 +132,7 @@ KNOWN_DIFFERENCES = {
               "the authors evaluate 1 episode per epoch; the suite 7 deterministic ones every 1e4 steps"],
     "appendix": ["the paper's OU noise is added to the sampler's actions; the paper's 10000-step training "
                  "iterations are not a unit here (updates every step)"],
-    "quick": ["not a paper configuration: sized for a CPU"],
+    "quick": [CPU_PRESET_DIFFERENCE],
     "multigoal": ["evaluation: deterministic episodes (the mean particle) rather than the authors' plots"],
 }
 
