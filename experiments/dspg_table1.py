@@ -215,10 +215,9 @@ def plan(o: dict, extra: dict[str, str]) -> list[Piece]:
 
 def read_rows(out: Path) -> list[dict]:
     """The metrics.jsonl rows of a run folder ([] when there is none)."""
-    path = Path(out) / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    from softrl_jax.io.runstore import read_metrics
+
+    return read_metrics(out) if (Path(out) / "metrics.jsonl").is_file() else []
 
 
 def checkpointed_steps(piece: Piece) -> int:
