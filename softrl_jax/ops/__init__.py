@@ -1,4 +1,7 @@
-"""Pure, network-free maths on ONE example (rlax style); callers vmap."""
+"""Pure, network-free maths on ONE example (rlax style); callers vmap.
+
+Maximum-entropy IRL on one tabular MDP lives in `softrl_jax.ops.maxent_irl`; its public entry point
+`expected_state_visitation` (and the discounted pieces) are re-exported here."""
 
 from softrl_jax.ops.actor_critic import (
     ALPHA_LOSSES,
@@ -18,6 +21,11 @@ from softrl_jax.ops.distributional import (
     categorical_projection_uniform,
     categorical_td_target,
     sampled_categorical_td_target,
+)
+from softrl_jax.ops.maxent_irl import (
+    discounted_state_visitation,
+    expected_state_visitation,
+    soft_value_iteration,
 )
 from softrl_jax.ops.soft import (
     BASELINES,
@@ -54,6 +62,9 @@ __all__ = [
     "categorical_projection_uniform",
     "categorical_td_target",
     "sampled_categorical_td_target",
+    "discounted_state_visitation",
+    "expected_state_visitation",
+    "soft_value_iteration",
     "BASELINES",
     "dspg_actor_optimizer",
     "leave_one_out_mean",
