@@ -84,7 +84,8 @@ def backward_pass(
     Identical to "path" for deterministic transitions.
 
     `terminal` [S] bool (absorbing goal): entering a terminal state ends the path, so
-    log Z_s[t](goal) = reward(goal) at every t; a path not absorbed within T actions ends at T (the
+    log Z_s[t](goal) = reward(goal) at every t (its A "actions" get log Z_a = reward - log A, so the
+    local action probabilities stay normalised there); a path not absorbed within T actions ends at T (the
     paper approximates the infinite horizon "using a large fixed time horizon"; with costs, paths
     still running at T carry little mass when T is long enough).
 
@@ -107,9 +108,11 @@ def backward_pass(
 
     def step(log_z_next, _):
         log_z_action = reward[:, None] + _successor_value(transitions, log_z_next, backup)
-        log_z_state = jax.nn.logsumexp(log_z_action, axis=-1)
         if terminal is not None:
-            log_z_state = jnp.where(terminal, reward, log_z_state)
+            # the path ends at a goal: no choice left; uniform "actions" keep Z_s = exp(reward)
+            num_actions = log_z_action.shape[-1]
+            log_z_action = jnp.where(terminal[:, None], reward[:, None] - jnp.log(num_actions), log_z_action)
+        log_z_state = jax.nn.logsumexp(log_z_action, axis=-1)
         return log_z_state, (log_z_action, log_z_state)
 
     _, (log_z_action, log_z_state) = jax.lax.scan(step, reward, None, length=horizon, reverse=True)
@@ -118,8 +121,8 @@ def backward_pass(
 
 def local_action_probabilities(log_z_action: Array, log_z_state: Array) -> Array:
     """Algorithm 1 step 3: P(a|s) = Z_a / Z_s at each time step, [T, S, A].
-    (At a terminal state the row is not normalised: the path has ended there and the forward pass
-    moves no mass out of it.)
+    (At a terminal state the row is uniform: the path has ended there and the forward pass moves no
+    mass out of it.)
     """
     chex.assert_rank([log_z_action, log_z_state], [3, 2])
     return jnp.exp(log_z_action - log_z_state[:-1, :, None])
@@ -373,20 +376,26 @@ def discounted_gradient(
 # Planning with a known reward (to evaluate a learned one).
 
 
-def optimal_policy(transitions: Array, reward: Array, horizon: int) -> Array:
+def optimal_policy(transitions: Array, reward: Array, horizon: int, terminal: Array | None = None) -> Array:
     """The reward-maximising finite-horizon policy by backward induction, [T, S, A] one-hot (ties go
     to the lowest action index):  Q[t](s, a) = reward(s) + sum_s' P(s'|s, a) V[t+1](s'),
-    V[T] = reward, V[t] = max_a Q[t]."""
+    V[T] = reward, V[t] = max_a Q[t]; a terminal state's value is its reward (the path ends)."""
     _check_mdp(transitions, reward)
 
     def step(v_next, _):
         q = reward[:, None] + jnp.einsum("sap,p->sa", transitions, v_next)
-        return jnp.max(q, axis=-1), jax.nn.one_hot(jnp.argmax(q, axis=-1), q.shape[-1])
+        v = jnp.max(q, axis=-1)
+        if terminal is not None:
+            v = jnp.where(terminal, reward, v)
+        return v, jax.nn.one_hot(jnp.argmax(q, axis=-1), q.shape[-1], dtype=reward.dtype)
 
     _, policy = jax.lax.scan(step, reward, None, length=horizon, reverse=True)
     return policy
 
 
-def expected_return(transitions: Array, reward: Array, policy: Array, initial: Array) -> Array:
-    """E[sum_{t=0..T} reward(s_t)] for a [T, S, A] policy from `initial`, exactly (forward pass)."""
-    return jnp.sum(forward_pass(transitions, policy, initial), axis=0) @ reward
+def expected_return(
+    transitions: Array, reward: Array, policy: Array, initial: Array, terminal: Array | None = None
+) -> Array:
+    """E[sum_{t=0..T} reward(s_t)] for a [T, S, A] policy from `initial`, exactly (forward pass; with
+    `terminal`, up to and including the goal)."""
+    return jnp.sum(forward_pass(transitions, policy, initial, terminal), axis=0) @ reward
