@@ -257,7 +257,7 @@ def test_cli_writes_summary_and_figures(tmp_path):
     ("--demos=0,4", "--demos=(0, 4) is out of range; must be >= 1"),
     ("--seeds=two", "--seeds='two' is not a valid int"),
     ("--slip=1.5", "--slip=1.5 is out of range; must be <= 1.0"),
-    ("--learning_rate=0", "--learning_rate=0.0 is out of range; must be > 0.0"),
+    ("--learning_rate=-0.1", "--learning_rate=-0.1 is out of range; must be >= 0.0"),
     ("--backup=soft", "--backup='soft' is not valid; valid choices: path, causal"),
     ("--algo=sac", "unknown flag --algo; valid flags: --out --task"),
     ("--optimizer=eg --task=objectworld", "--optimizer=eg needs positive weights"),

@@ -42,7 +42,8 @@ class IRLConfig:
     seed: int = fld(0, ge=0, doc="base PRNG seed")
     optimizer: str = fld("adam", choices=fit.OPTIMIZERS, doc="adam (optax) or eg, the paper's exponentiated "
                                                              "gradient")
-    learning_rate: float = fld(0.1, gt=0.0, doc="optimiser step size")
+    learning_rate: float = fld(0.0, ge=0.0, doc="optimiser step size; 0: the optimiser's default (adam 0.1, "
+                                                 "eg 0.03)")
     iterations: int = fld(200, ge=1, le=100_000, doc="MaxEnt optimiser steps")
     l2: float = fld(0.0, ge=0.0, doc="Gaussian prior strength on the weights (0: plain maximum likelihood)")
     backup: str = fld("path", choices=BACKUPS, doc="path = Algorithm 1 (Ziebart 2008); causal = maximum causal "
@@ -95,7 +96,8 @@ def one_seed(cfg: IRLConfig, key) -> dict[str, jax.Array]:
 
     def per_size(n):
         mask = (jnp.arange(largest) < n).astype(jnp.result_type(float))
-        maxent = fit.fit_maxent(mdp, demos, mask, optimizer=cfg.optimizer, learning_rate=cfg.learning_rate,
+        lr = cfg.learning_rate or fit.DEFAULT_LEARNING_RATES[cfg.optimizer]
+        maxent = fit.fit_maxent(mdp, demos, mask, optimizer=cfg.optimizer, learning_rate=lr,
                                 iterations=cfg.iterations, l2=cfg.l2, backup=cfg.backup)
         weights = [maxent.theta, fit.fit_projection(mdp, demos, mask, cfg.projection_iterations),
                    fit.fit_frequency(mdp, demos, mask)]

@@ -26,6 +26,9 @@ from softrl_jax.ops import maxent_irl
 Array = chex.Array
 
 OPTIMIZERS = ("adam", "eg")
+# step sizes measured on the default gridworld experiment (10 x 10, horizon 32, 1024 demonstrations):
+# Adam 0.1 and EG 0.03 reach correlation ~0.98 in 200 steps; EG at 0.1 oscillates (0.88)
+DEFAULT_LEARNING_RATES = {"adam": 0.1, "eg": 0.03}
 
 
 def soft_optimal_policy(mdp: TabularMDP, reward: Array, horizon: int, backup: str = "path") -> Array:

@@ -145,7 +145,8 @@ def forward_pass(
       transitions: [S, A, S]; policy: [T, S, A] local action probabilities; initial: [S].
 
     Returns:
-      [T+1, S]: D[t](s) = P(s_t = s) (mass not yet absorbed).
+      [T+1, S]: D[t](s) = P(s_t = s): the mass still moving plus, with `terminal`, the mass that
+      enters a goal at step t (counted there once, at that step only).
     """
     chex.assert_rank([transitions, policy, initial], [3, 3, 1])
     chex.assert_shape(policy, (None, *transitions.shape[:2]))
@@ -202,6 +203,7 @@ def _counted(demo_states: Array, terminal: Array | None) -> Array:
 
 
 def _demo_weights(demo_states: Array, demo_weights: Array | None) -> Array:
+    """[N] weights normalised to sum to one (they must not all be zero)."""
     n = demo_states.shape[0]
     w = jnp.ones((n,), jnp.result_type(float)) if demo_weights is None else demo_weights
     chex.assert_shape(w, (n,))
@@ -381,6 +383,8 @@ def optimal_policy(transitions: Array, reward: Array, horizon: int, terminal: Ar
     to the lowest action index):  Q[t](s, a) = reward(s) + sum_s' P(s'|s, a) V[t+1](s'),
     V[T] = reward, V[t] = max_a Q[t]; a terminal state's value is its reward (the path ends)."""
     _check_mdp(transitions, reward)
+    if horizon < 1:
+        raise ValueError(f"horizon={horizon}; must be >= 1")
 
     def step(v_next, _):
         q = reward[:, None] + jnp.einsum("sap,p->sa", transitions, v_next)
