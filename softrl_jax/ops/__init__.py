@@ -22,6 +22,17 @@ from softrl_jax.ops.distributional import (
     categorical_td_target,
     sampled_categorical_td_target,
 )
+from softrl_jax.ops.entropy_pg import (
+    a2c_policy_loss,
+    boltzmann_log_policy,
+    boltzmann_value,
+    dqn_target,
+    entropy_regularised_returns,
+    kl_to_prior,
+    n_step_soft_q_target,
+    soft_dqn_target,
+    value_loss,
+)
 from softrl_jax.ops.maxent_irl import (
     discounted_state_visitation,
     expected_state_visitation,
@@ -62,6 +73,15 @@ __all__ = [
     "categorical_projection_uniform",
     "categorical_td_target",
     "sampled_categorical_td_target",
+    "a2c_policy_loss",
+    "boltzmann_log_policy",
+    "boltzmann_value",
+    "dqn_target",
+    "entropy_regularised_returns",
+    "kl_to_prior",
+    "n_step_soft_q_target",
+    "soft_dqn_target",
+    "value_loss",
     "discounted_state_visitation",
     "expected_state_visitation",
     "soft_value_iteration",
