@@ -19,6 +19,7 @@ from softrl_jax.irl import fit, tasks
 from softrl_jax.ops.maxent_irl import BACKUPS
 
 BASELINES = ("projection", "frequency")
+METHODS = ("maxent", *BASELINES)
 METRICS = ("reward_correlation", "value_gap", "value", "optimal_value", "uniform_value")
 
 
@@ -104,14 +105,12 @@ def one_seed(cfg: IRLConfig, key) -> dict[str, jax.Array]:
         metrics = [fit.evaluate(mdp, r_true, mdp.features @ w, cfg.horizon) for w in weights]
         out = {k: jnp.stack([m[k] for m in metrics]) for k in METRICS}
         out["rewards"] = jnp.stack([mdp.features @ w for w in weights])  # [method, S]
-        out["final_log_likelihood"] = maxent.log_likelihood[-1]
         return out
 
     out = jax.vmap(per_size)(sizes)  # [size, method, ...]
     result = {k: jnp.swapaxes(v, 0, 1) for k, v in out.items() if k in METRICS}  # [method, size]
     result["learned_rewards"] = out["rewards"][-1]  # [method, S] at the largest set
     result["true_reward"] = r_true
-    result["log_likelihood"] = out["final_log_likelihood"]
     return result
 
 
@@ -124,5 +123,3 @@ def run(cfg: IRLConfig) -> dict[str, np.ndarray]:
         out[k] = np.swapaxes(out[k], 0, 1)  # [seed, method, size] -> [method, seed, size]
     return out
 
-
-METHODS = ("maxent", *BASELINES)

@@ -33,8 +33,7 @@ DEFAULT_LEARNING_RATES = {"adam": 0.1, "eg": 0.03}
 
 def soft_optimal_policy(mdp: TabularMDP, reward: Array, horizon: int, backup: str = "path") -> Array:
     """[T, S, A] the maximum-entropy policy of `reward`: Algorithm 1's local action probabilities."""
-    log_z_action, log_z_state = maxent_irl.backward_pass(mdp.transitions, reward, horizon, mdp.terminal, backup)
-    return maxent_irl.local_action_probabilities(log_z_action, log_z_state)
+    return maxent_irl.maxent_policy(mdp.transitions, reward, horizon, mdp.terminal, backup)
 
 
 def sample_demos(key: Array, mdp: TabularMDP, policy: Array, num: int) -> Array:
@@ -108,11 +107,9 @@ def fit_maxent(
 
     def step(carry, _):
         theta, opt_state = carry
-        grad, _ = maxent_irl.likelihood_gradient(mdp.transitions, mdp.features, theta, demo_states,
-                                                 mdp.terminal, backup, demo_weights)
+        ll, grad, _ = maxent_irl.log_likelihood_and_gradient(mdp.transitions, mdp.features, theta, demo_states,
+                                                             mdp.terminal, backup, demo_weights)
         grad = grad - l2 * theta
-        ll = maxent_irl.log_likelihood(mdp.transitions, mdp.features @ theta, demo_states, mdp.terminal,
-                                       backup, demo_weights)
         updates, opt_state = opt.update(-grad, opt_state, theta)
         return (optax.apply_updates(theta, updates), opt_state), (ll, jnp.linalg.norm(grad))
 
@@ -154,10 +151,7 @@ def fit_projection(mdp: TabularMDP, demo_states: Array, demo_weights: Array, ite
 def fit_frequency(mdp: TabularMDP, demo_states: Array, demo_weights: Array) -> Array:
     """The demonstrations' state visitation counts as the reward, least-squares projected onto the
     features (for one-hot macrocells: the mean count per macrocell). [K]"""
-    s = mdp.features.shape[0]
-    w = demo_weights / jnp.sum(demo_weights)
-    counted = maxent_irl._counted(demo_states, mdp.terminal)
-    freq = jnp.zeros((s,)).at[demo_states.reshape(-1)].add((w[:, None] * counted).reshape(-1))
+    freq = maxent_irl.state_visit_counts(demo_states, mdp.features.shape[0], mdp.terminal, demo_weights)
     return jnp.linalg.lstsq(mdp.features, freq)[0]
 
 

@@ -163,6 +163,18 @@ def forward_pass(
     return jnp.concatenate([initial[None], d], axis=0)
 
 
+def maxent_policy(
+    transitions: Array,
+    reward: Array,
+    horizon: int,
+    terminal: Array | None = None,
+    backup: str = "path",
+) -> Array:
+    """Algorithm 1 steps 1-3: the maximum-entropy policy of `reward`, [T, S, A] local action
+    probabilities per time step (see `backward_pass` for the arguments)."""
+    return local_action_probabilities(*backward_pass(transitions, reward, horizon, terminal, backup))
+
+
 def expected_state_visitation(
     transitions: Array,
     reward: Array,
@@ -188,8 +200,7 @@ def expected_state_visitation(
       [S] expected visit counts.
     """
     chex.assert_rank(initial, 1)
-    log_z_action, log_z_state = backward_pass(transitions, reward, horizon, terminal, backup)
-    policy = local_action_probabilities(log_z_action, log_z_state)
+    policy = maxent_policy(transitions, reward, horizon, terminal, backup)
     return jnp.sum(forward_pass(transitions, policy, initial, terminal), axis=0)
 
 
@@ -210,12 +221,27 @@ def _demo_weights(demo_states: Array, demo_weights: Array | None) -> Array:
     return w / jnp.sum(w)
 
 
-def start_distribution(demo_states: Array, num_states: int, demo_weights: Array | None = None) -> Array:
-    """[S] empirical distribution of the demonstrations' first states (weights: [N], e.g. a 0/1 mask
-    selecting a subset)."""
+def state_visit_counts(
+    demo_states: Array,
+    num_states: int,
+    terminal: Array | None = None,
+    demo_weights: Array | None = None,
+    discount: Numeric = 1.0,
+) -> Array:
+    """[S] the demonstrations' mean (weighted) visit count of each state, sum_t discount^t 1[s_t = s]
+    over each path's counted states (up to its first goal with `terminal`). Weights: [N], e.g. a 0/1
+    mask selecting a subset."""
     chex.assert_rank(demo_states, 2)
     w = _demo_weights(demo_states, demo_weights)
-    return jnp.zeros((num_states,), jnp.result_type(float)).at[demo_states[:, 0]].add(w)
+    steps = demo_states.shape[1]
+    scale = _counted(demo_states, terminal) * discount ** jnp.arange(steps, dtype=jnp.result_type(float))
+    counts = jnp.zeros((num_states,), jnp.result_type(float))
+    return counts.at[demo_states.reshape(-1)].add((w[:, None] * scale).reshape(-1))
+
+
+def start_distribution(demo_states: Array, num_states: int, demo_weights: Array | None = None) -> Array:
+    """[S] empirical distribution of the demonstrations' first states (weights: [N])."""
+    return state_visit_counts(demo_states[:, :1], num_states, None, demo_weights)
 
 
 def feature_expectations(
@@ -230,11 +256,8 @@ def feature_expectations(
     f_zeta = sum_t discount^t f_{s_t} over the path's counted states (up to its first goal with
     `terminal`); `discount` 1 is the paper, < 1 the discounted variant.
     """
-    chex.assert_rank([features, demo_states], [2, 2])
-    w = _demo_weights(demo_states, demo_weights)
-    steps = demo_states.shape[1]
-    scale = _counted(demo_states, terminal) * discount ** jnp.arange(steps, dtype=jnp.result_type(float))
-    return jnp.einsum("n,nt,ntk->k", w, scale, features[demo_states])
+    chex.assert_rank(features, 2)
+    return state_visit_counts(demo_states, features.shape[0], terminal, demo_weights, discount) @ features
 
 
 def log_likelihood(
@@ -260,11 +283,15 @@ def log_likelihood(
     """
     _check_mdp(transitions, reward)
     chex.assert_rank(demo_states, 2)
-    horizon = demo_states.shape[1] - 1
-    _, log_z_state = backward_pass(transitions, reward, horizon, terminal, backup)
-    w = _demo_weights(demo_states, demo_weights)
-    scores = jnp.sum(_counted(demo_states, terminal) * reward[demo_states], axis=1)
-    return jnp.sum(w * (scores - log_z_state[0][demo_states[:, 0]]))
+    _, log_z_state = backward_pass(transitions, reward, demo_states.shape[1] - 1, terminal, backup)
+    return _log_likelihood(reward, log_z_state, demo_states, terminal, demo_weights)
+
+
+def _log_likelihood(reward, log_z_state, demo_states, terminal, demo_weights) -> Array:
+    """sum_i w_i [score_i - log Z_s[0](s_0^i)] = counts . reward - starts . log Z_s[0]."""
+    s = reward.shape[0]
+    counts = state_visit_counts(demo_states, s, terminal, demo_weights)
+    return counts @ reward - start_distribution(demo_states, s, demo_weights) @ log_z_state[0]
 
 
 def likelihood_gradient(
@@ -289,12 +316,31 @@ def likelihood_gradient(
     Returns:
       (gradient [K], D [S]).
     """
+    _, grad, d = log_likelihood_and_gradient(transitions, features, theta, demo_states, terminal, backup,
+                                             demo_weights)
+    return grad, d
+
+
+def log_likelihood_and_gradient(
+    transitions: Array,
+    features: Array,
+    theta: Array,
+    demo_states: Array,
+    terminal: Array | None = None,
+    backup: str = "path",
+    demo_weights: Array | None = None,
+) -> tuple[Array, Array, Array]:
+    """`log_likelihood` and `likelihood_gradient` from ONE backward pass: (L [], gradient [K], D [S])."""
     chex.assert_rank([features, theta, demo_states], [2, 1, 2])
     reward = features @ theta
+    _check_mdp(transitions, reward)
+    log_z_action, log_z_state = backward_pass(transitions, reward, demo_states.shape[1] - 1, terminal, backup)
+    policy = local_action_probabilities(log_z_action, log_z_state)
     initial = start_distribution(demo_states, features.shape[0], demo_weights)
-    d = expected_state_visitation(transitions, reward, initial, demo_states.shape[1] - 1, terminal, backup)
+    d = jnp.sum(forward_pass(transitions, policy, initial, terminal), axis=0)
     f_demo = feature_expectations(features, demo_states, terminal, demo_weights)
-    return f_demo - d @ features, d
+    ll = _log_likelihood(reward, log_z_state, demo_states, terminal, demo_weights)
+    return ll, f_demo - d @ features, d
 
 
 # ---------------------------------------------------------------------------------------------
@@ -350,10 +396,9 @@ def discounted_objective(
     from the demonstrations' start distribution (`discounted_gradient`)."""
     chex.assert_rank(demo_states, 2)
     _, v = soft_value_iteration(transitions, reward, discount, iterations)
-    w = _demo_weights(demo_states, demo_weights)
-    steps = demo_states.shape[1]
-    returns = jnp.sum(reward[demo_states] * discount ** jnp.arange(steps, dtype=jnp.result_type(float)), axis=1)
-    return jnp.sum(w * (returns - v[demo_states[:, 0]]))
+    s = reward.shape[0]
+    returns = state_visit_counts(demo_states, s, None, demo_weights, discount) @ reward
+    return returns - start_distribution(demo_states, s, demo_weights) @ v
 
 
 def discounted_gradient(
