@@ -31,17 +31,17 @@ import sys
 import time
 from pathlib import Path
 
+import jax
 import numpy as np
 
 from softrl_jax.config import ConfigError, field_meta, field_types, parse_value
+from softrl_jax.irl.experiment import METHODS, METRICS, IRLConfig, run
 from softrl_jax.train import parse_flags
 
 LABELS = {"maxent": "MaxEnt IRL", "projection": "projection (Abbeel & Ng)", "frequency": "demo state frequency"}
 
 
-def parse_args(argv) -> tuple[Path, "IRLConfig"]:  # noqa: F821
-    from softrl_jax.irl.experiment import IRLConfig
-
+def parse_args(argv) -> tuple[Path, IRLConfig]:
     flags = parse_flags(argv)
     out = Path(flags.pop("out", "runs/maxent_irl"))
     valid = ["out", *field_meta(IRLConfig)]
@@ -53,15 +53,11 @@ def parse_args(argv) -> tuple[Path, "IRLConfig"]:  # noqa: F821
 
 
 def summarise(cfg, result, seconds: float) -> dict:
-    from softrl_jax.irl.experiment import METHODS, METRICS
-
     curves = {m: {k: {"mean": result[k][i].mean(0).tolist(), "std": result[k][i].std(0).tolist()}
                   for k in METRICS} for i, m in enumerate(METHODS)}
     last = {m: {k: float(result[k][i, :, -1].mean()) for k in ("reward_correlation", "value_gap")}
             for i, m in enumerate(METHODS)}
     opt, val = result["optimal_value"][0, :, -1], result["value"][0, :, -1]
-    import jax
-
     return {
         "reward_correlation": last["maxent"]["reward_correlation"],
         "value_gap": last["maxent"]["value_gap"],
@@ -78,8 +74,6 @@ def summarise(cfg, result, seconds: float) -> dict:
 
 
 def write_markdown(path: Path, cfg, summary: dict) -> None:
-    from softrl_jax.irl.experiment import METHODS
-
     lines = [f"# MaxEnt IRL on {cfg.task} {cfg.size}x{cfg.size}, horizon {cfg.horizon}, slip {cfg.slip}, "
              f"{cfg.seeds} seeds ({summary['seconds']} s)", "",
              "value gap = (optimal - value) / (optimal - uniform) of the learned reward's optimal policy "
@@ -100,8 +94,6 @@ def plot_curves(path: Path, cfg, summary: dict) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from softrl_jax.irl.experiment import METHODS
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), dpi=120)
     x = np.asarray(cfg.demos)
@@ -130,8 +122,6 @@ def plot_rewards(path: Path, cfg, result) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from softrl_jax.irl.experiment import METHODS
-
     maps = [("true reward", result["true_reward"][0])]
     maps += [(f"{LABELS[m]}\ncorr {result['reward_correlation'][i, 0, -1]:.2f}", result["learned_rewards"][0, i])
              for i, m in enumerate(METHODS)]
@@ -158,8 +148,6 @@ def main(argv=None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    from softrl_jax.irl.experiment import run
-
     print(f"MaxEnt IRL: {cfg.task} {cfg.size}x{cfg.size}, {cfg.seeds} seeds x {len(cfg.demos)} demonstration-set "
           f"sizes (up to {max(cfg.demos)}), {cfg.iterations} iterations each: compiling and running one program",
           flush=True)
