@@ -112,6 +112,11 @@ FAST_CPU_LOOP = {"num_envs": 8, "updates_per_step": 2, "warmup_steps": 2048, "bu
 FAST_CPU_SOURCE = ("ours: FastTD3's recipe at 2-core CPU sizes, config.py FAST_CPU_LOOP and FAST_CPU_LEARNER "
                    "(tuned on playground:CartpoleBalance)")
 CPU_PRESET_DIFFERENCE = "not a paper configuration: sized for a CPU"
+
+
+def quick_source(test_file: str) -> str:
+    """The --explain citation of an algorithm's `quick` preset: ours, checked by `tests/<test_file>`."""
+    return f"ours: small networks and loop for gymnax Pendulum on a CPU (tests/{test_file})"
 # Critic and learner fields of `fast` that every algorithm shares (same source as FAST_LOOP).
 FAST_LEARNER = {
     "gamma": 0.97,                      # MuJoCoPlaygroundArgs.gamma

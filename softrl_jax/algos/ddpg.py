@@ -58,7 +58,7 @@ import optax
 
 from softrl_jax import ops
 from softrl_jax.config import (CPU_PRESET_DIFFERENCE, FAST_CPU_LEARNER, FAST_CPU_LOOP, FAST_CPU_SOURCE, FAST_LEARNER,
-                               FAST_LOOP, QUICK_LOOP, ConfigError, fld)
+                               FAST_LOOP, QUICK_LOOP, ConfigError, fld, quick_source)
 from softrl_jax.envs import Transition
 from softrl_jax.networks import (CategoricalQNetwork, DeterministicPolicyNet, QNetwork, c51_mean,
                                  check_categorical_support, compute_dtype, critic_option, q_network)
@@ -170,7 +170,7 @@ PRESET_SOURCES = {
     "lillicrap": LILLICRAP_SOURCES,
     "paper": {k: f"{v}; DSPG paper Sec. 6.1: \"identical experimental setup ... as in Lillicrap et al.\""
               for k, v in LILLICRAP_SOURCES.items()},
-    "quick": {"*": "ours: small networks and loop for gymnax Pendulum on a CPU (tests/test_learning_baselines.py)"},
+    "quick": {"*": quick_source("test_learning_baselines.py")},
     "fast": {"*": "FastTD3's recipe, softrl_jax/config.py FAST_LOOP and FAST_LEARNER (github younggyoseo/FastTD3 "
                   "hyperparams.py); Gaussian noise sigma 0.2 inside FastTD3's [0.001, 0.4]"},
     "fast-cpu": {"*": FAST_CPU_SOURCE},

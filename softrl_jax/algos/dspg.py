@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import optax
 
 from softrl_jax import ops
-from softrl_jax.config import CPU_PRESET_DIFFERENCE, ConfigError, FAST_CPU_LEARNER, FAST_CPU_LOOP, FAST_CPU_SOURCE, FAST_LEARNER, FAST_LOOP, QUICK_LOOP, fld
+from softrl_jax.config import CPU_PRESET_DIFFERENCE, ConfigError, FAST_CPU_LEARNER, FAST_CPU_LOOP, FAST_CPU_SOURCE, FAST_LEARNER, FAST_LOOP, QUICK_LOOP, fld, quick_source
 from softrl_jax.distributions import POLICY_KINDS, PolicyDist, make_policy_dist
 from softrl_jax.envs import Transition
 from softrl_jax.networks import (STD_HEADS, CategoricalQNetwork, GaussianPolicyNet, QNetwork, check_categorical_support,
@@ -138,7 +138,7 @@ PRESET_SOURCES = {
                 "hidden": "shiwj16/dspg main.py flags hidden_dims_pi, hidden_dims_Q [800, 800]",
                 "*": "shiwj16/dspg main.py: the policy acts from step one; training once buffer.size() >= "
                      "batch_size (100)"},
-    "quick": {"*": "ours: small networks and loop for gymnax Pendulum on a CPU (tests/test_learning_dspg.py)"},
+    "quick": {"*": quick_source("test_learning.py")},
     "fast": {"*": "FastTD3's recipe, softrl_jax/config.py FAST_LOOP and FAST_LEARNER (github younggyoseo/FastTD3 "
                   "hyperparams.py); M, batch, alpha, baseline and the squashed policy are ours (PRESETS comment)"},
     "fast-cpu": {"*": FAST_CPU_SOURCE},

@@ -42,7 +42,7 @@ import jax.numpy as jnp
 import optax
 
 from softrl_jax import ops
-from softrl_jax.config import CPU_PRESET_DIFFERENCE, FAST_CPU_LEARNER, FAST_CPU_LOOP, FAST_CPU_SOURCE, FAST_LEARNER, FAST_LOOP, QUICK_LOOP, fld
+from softrl_jax.config import CPU_PRESET_DIFFERENCE, FAST_CPU_LEARNER, FAST_CPU_LOOP, FAST_CPU_SOURCE, FAST_LEARNER, FAST_LOOP, QUICK_LOOP, fld, quick_source
 from softrl_jax.distributions import POLICY_KINDS, PolicyDist, make_policy_dist
 from softrl_jax.envs import Transition
 from softrl_jax.networks import MLP, STD_HEADS, GaussianPolicyNet, check_categorical_support, compute_dtype, critic_option
@@ -154,7 +154,7 @@ PRESET_SOURCES = {
               "policy": "DSPG paper Sec. 6.1: \"a simple multivariate Gaussian for both DSPG and SAC\"",
               "std_head": "DSPG paper Appendix A: sigmoid std (as DSPG's policy)"},
     "v1": V1_SOURCES,
-    "quick": {"*": "ours: small networks and loop for gymnax Pendulum on a CPU (tests/test_learning_baselines.py)"},
+    "quick": {"*": quick_source("test_learning_baselines.py")},
     "fast": {"*": "FastSAC (arXiv 2512.01996) after FastTD3's recipe, softrl_jax/config.py FAST_LOOP and "
                   "FAST_LEARNER (github younggyoseo/FastTD3 hyperparams.py)"},
     "fast-cpu": {"*": FAST_CPU_SOURCE},

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import optax
 
 from softrl_jax import ops
-from softrl_jax.config import CPU_PRESET_DIFFERENCE, QUICK_LOOP, fld
+from softrl_jax.config import CPU_PRESET_DIFFERENCE, QUICK_LOOP, fld, quick_source
 from softrl_jax.distributions import tanh_log_det_jacobian
 from softrl_jax.envs import Transition
 from softrl_jax.networks import MLP, QNetwork
@@ -119,7 +119,7 @@ PRESET_SOURCES = {
                                     "least 10,000 samples\"",
                  "warmup": "SQL paper Appendix D.1: samples come from the sampler (no uniform phase stated)",
                  "warmup_steps": "SQL paper Appendix D.1: no uniform phase stated"},
-    "quick": {"*": "ours: small networks and loop for gymnax Pendulum on a CPU (tests/test_learning_sql.py)"},
+    "quick": {"*": quick_source("test_learning_sql.py")},
     "multigoal": {"*": "haarnoja/softqlearning examples/multigoal_sql.py (2x128, lr 3e-4, K = 32 as 16 + 16, K_V 16, "
                        "target every 1000, reward scale 0.1, batch 64, min_pool_size 100)",
                   "total_steps": "ours: 1e5 = the authors' 1000 epochs x 100 steps",
