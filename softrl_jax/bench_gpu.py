@@ -121,7 +121,7 @@ def bench_dspg_vs_sac(sizes: dict) -> dict:
 
     options = runner.compiler_options(LoopConfig(), jax.devices()[0].platform)
     out = {}
-    for algo, preset, over in (("sac", "modern", {}), ("dspg", "paper", {"hidden": (256, 256), "batch_size": 256,
+    for algo, preset, over in (("sac", "modern", {}), ("dspg", "paper", {"hidden": (256, 256), "batch_size": 256, "learning_starts": 256,
                                                                         "num_samples": 64})):
         cfg = algos.run_config(algo, preset, over).algo_cfg
         n = sizes["update_reps"]
@@ -158,9 +158,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     device = jax.devices()[0]
     r: dict = {"device": f"{device.platform}:{device.device_kind}", "jax": jax.__version__, "sizes": sizes}
     t0 = time.perf_counter()
-    r["envs"] = bench_envs(sizes, out)
-    r["seeds"] = bench_seeds(sizes, out)
-    r["dspg_vs_sac"] = bench_dspg_vs_sac(sizes)
+    for section, fn in (("envs", lambda: bench_envs(sizes, out)), ("seeds", lambda: bench_seeds(sizes, out)),
+                        ("dspg_vs_sac", lambda: bench_dspg_vs_sac(sizes))):
+        r[section] = fn()  # each section is written as it ends, so a run cut short keeps what it measured
+        print(f"[{time.perf_counter() - t0:6.0f} s] {section}: {r[section]}", flush=True)
+        if json_path:
+            runstore.write_json(json_path, r)
     r["peak_mib"] = peak_mib()
     r["seconds"] = time.perf_counter() - t0
     print(f"bench-gpu on {r['device']} (jax {r['jax']}), {r['seconds']:.0f} s")
