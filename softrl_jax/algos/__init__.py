@@ -48,6 +48,12 @@ def config_layers(algo: str, preset: str | None = None, overrides: Mapping[str, 
         envs.check_env_name(env_name)
     except ValueError as e:
         raise ConfigError(str(e)) from None
+    discrete = bool(getattr(module, "DISCRETE", False))
+    if envs.is_discrete(env_name) != discrete:
+        kind, choices = (("discrete", envs.discrete_env_choices()) if discrete else
+                         ("continuous", [e for e in envs.env_choices() if not envs.is_discrete(e)]))
+        raise ConfigError(f"--env={env_name} does not fit --algo={algo}, which needs {kind} actions; valid choices: "
+                          + ", ".join(choices))
     task = task_of(env_name)
     preset_task = getattr(module, "PRESET_TASK_DEFAULTS", {}).get(preset, {}).get(task, {})
     layers = [("per-task", module.TASK_DEFAULTS.get(task, {})), ("preset", module.PRESETS[preset]),
