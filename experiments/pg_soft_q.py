@@ -12,6 +12,7 @@ program per algorithm and task):
 
     python experiments/pg_soft_q.py [--scale=cpu|paper] [--tasks=breakout,space_invaders] [--seeds=4]
                                     [--algos=...] [--total_steps=N] [--eval_every=N] [--out=DIR]
+                                    [--budget_s=S   (start no piece after S seconds; 0: no limit)]
                                     [-- --flag=value ...   (passed to every training run)]
 
 Scales (every run starts from its algorithm's default preset, the paper's / MinAtar's settings):
@@ -55,7 +56,7 @@ COMPARISONS = (("6.1 A2C: naive vs proper entropy return", ("a2c_naive", "a2c_so
                ("6.3 soft Q-learning as PG vs entropy-regularised PG", ("a2c_soft", "soft_dqn_pg")))
 SCALES = ("cpu", "paper")
 DEFAULTS = {"out": "runs/pg_soft_q", "scale": "cpu", "tasks": "breakout,space_invaders", "algos": ",".join(ALGOS),
-            "seeds": "4", "total_steps": "", "eval_every": "", "progress": "true"}
+            "seeds": "4", "total_steps": "", "eval_every": "", "progress": "true", "budget_s": "0"}
 # The cpu scale: env steps per seed and per run, and what the DQNs' schedules must shrink to fit them.
 CPU_STEPS = {"total_steps": 100_000, "eval_every": 10_000}
 CPU_OVERRIDES = {"dqn": {"warmup_steps": 2000, "eps_decay": 20_000, "eval_episodes": 8},
@@ -99,6 +100,9 @@ def plan(argv) -> tuple[dict, list]:
         if o[k]:
             steps[k] = parse_value(k, o[k], int)
     seeds = parse_value("seeds", o["seeds"], int)
+    o["budget_s"] = parse_value("budget_s", o["budget_s"], float)
+    if o["budget_s"] < 0:
+        raise ConfigError(f"--budget_s={o['budget_s']} is out of range; must be >= 0 (0: no limit)")
     progress = parse_value("progress", o["progress"], bool)
     passthrough = parse_flags(rest)
     pieces = []
@@ -122,6 +126,11 @@ def finished(rc) -> bool:
     return bool(steps) and max(steps) >= rc.loop.total_steps
 
 
+def has_metrics(rc) -> bool:
+    path = Path(rc.loop.out) / "metrics.jsonl"
+    return path.exists() and bool(path.read_text().strip())
+
+
 def curves(rc) -> tuple[np.ndarray, np.ndarray]:
     """(steps [T], eval returns [seeds, T]) from a piece's metrics.jsonl."""
     rows = [json.loads(line) for line in (Path(rc.loop.out) / "metrics.jsonl").read_text().splitlines() if line.strip()]
@@ -140,6 +149,8 @@ def summarise(o: dict, pieces: list, seconds: dict) -> dict:
 
     rows = []
     for algo, task, rc in pieces:
+        if not has_metrics(rc):
+            continue  # not trained (e.g. a run stopped before this piece): left out of the table, named below
         steps, values = curves(rc)
         final = values[:, -1]
         _, lo, hi = bootstrap_mean_band(final[:, None])
@@ -148,9 +159,10 @@ def summarise(o: dict, pieces: list, seconds: dict) -> dict:
                      "final_hi": float(hi[0]), "final_per_seed": final.tolist(),
                      "best_average": best_average_return(values), "wall_s": seconds.get((algo, task))})
     d = jax.devices()[0]
+    missing = [f"{algo}-{task}" for algo, task, rc in pieces if not has_metrics(rc)]
     return {"scale": o["scale"], "tasks": o["tasks"], "algos": o["algos"], "total_steps": o["total_steps"],
             "eval_every": o["eval_every"], "device": f"{d.platform}:{d.device_kind}", "jax": jax.__version__,
-            "rows": rows}
+            "rows": rows, "missing": missing}
 
 
 def markdown(summary: dict) -> str:
@@ -162,7 +174,8 @@ def markdown(summary: dict) -> str:
         cells = []
         for a in summary["algos"]:
             r = by.get((task, a))
-            cells.append(f"{r['final_mean']:.2f} [{r['final_lo']:.2f}, {r['final_hi']:.2f}] (n={r['seeds']})" if r else "")
+            cells.append(f"{r['final_mean']:.2f} [{r['final_lo']:.2f}, {r['final_hi']:.2f}] (n={r['seeds']}, "
+                         f"{r['steps']:,} steps)" if r else "not run")
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     lines += ["", "| comparison | task | first | second | second - first |", "|---|---|---|---|---|"]
     for title, (a, b) in COMPARISONS:
@@ -170,6 +183,8 @@ def markdown(summary: dict) -> str:
             if (task, a) in by and (task, b) in by:
                 x, y = by[(task, a)]["final_mean"], by[(task, b)]["final_mean"]
                 lines.append(f"| {title} | {task} | {a} {x:.2f} | {b} {y:.2f} | {y - x:+.2f} |")
+    if summary.get("missing"):
+        lines += ["", "Not run: " + ", ".join(summary["missing"])]
     return "\n".join(lines) + "\n"
 
 
@@ -181,8 +196,10 @@ def plot(pieces: list, o: dict, path: Path) -> None:
 
     from softrl_jax.report import bootstrap_mean_band
 
-    data = {(algo, task): curves(rc) for algo, task, rc in pieces}
+    data = {(algo, task): curves(rc) for algo, task, rc in pieces if has_metrics(rc)}
     rows = [(t, pair) for t, pair in COMPARISONS if any((a, task) in data for a in pair for task in o["tasks"])]
+    if not rows:
+        return
     fig, axes = plt.subplots(len(rows), len(o["tasks"]), figsize=(3.6 * len(o["tasks"]), 2.7 * len(rows)),
                              squeeze=False)
     for i, (title, pair) in enumerate(rows):
@@ -221,21 +238,32 @@ def main(argv=None) -> int:
     from softrl_jax.io.runstore import write_json
 
     out = Path(o["out"])
-    seconds = {}
+    seconds: dict = {}
+    t0 = time.perf_counter()
+
+    def write() -> dict:  # after every piece, so a run stopped early keeps its figure and table
+        summary = summarise(o, pieces, seconds)
+        write_json(out / "summary.json", summary)
+        (out / "summary.md").write_text(markdown(summary))
+        plot(pieces, o, out / "comparisons.png")
+        return summary
+
     for i, (algo, task, rc) in enumerate(pieces):
         if finished(rc):
             print(f"[{i + 1}/{len(pieces)}] {algo} on {task}: finished earlier, kept", flush=True)
+            continue
+        if o["budget_s"] and time.perf_counter() - t0 > o["budget_s"]:
+            print(f"[{i + 1}/{len(pieces)}] {algo} on {task}: skipped, --budget_s={o['budget_s']:g} spent", flush=True)
             continue
         print(f"[{i + 1}/{len(pieces)}] {algo} on {task} ({rc.loop.env}, preset {rc.preset}, {rc.loop.seeds} seeds, "
               f"{rc.loop.total_steps:,} steps)", flush=True)
         t = time.perf_counter()
         runner.run([runner.Point(rc)], description=f"{algo} {task}")
         seconds[(algo, task)] = time.perf_counter() - t
-    summary = summarise(o, pieces, seconds)
-    write_json(out / "summary.json", summary)
-    (out / "summary.md").write_text(markdown(summary))
-    plot(pieces, o, out / "comparisons.png")
-    report.build([str(out)], out / "report")
+        write()
+    summary = write()
+    if summary["rows"]:
+        report.build([str(out)], out / "report")
     print(markdown(summary))
     print(f"wrote {out / 'comparisons.png'}, {out / 'summary.md'}, {out / 'report'}/report.md")
     return 0
