@@ -86,7 +86,7 @@ TASK_DEFAULTS: dict[str, dict] = {}
 PRESETS = {
     "paper": {"env": "gymnax:Breakout-MinAtar", "num_envs": 16, "warmup_steps": 0},
     "quick": {"env": "gymnax:CartPole-v1", "hidden": (64, 64), "optimizer": "adam", "lr": 1e-3, "n_steps": 8,
-              "num_envs": 16, "warmup_steps": 0, "total_steps": 256_000, "eval_every": 12_800,
+              "num_envs": 16, "warmup_steps": 0, "total_steps": 512_000, "eval_every": 12_800,
               "eval_episodes": 8},
 }
 _NO_WARMUP = "on-policy: learning starts with the first rollout (onpolicy.check_loop)"
