@@ -106,7 +106,9 @@ _PAPER_DIFFERENCES = [
     "evaluation: greedy (argmax) episodes, the suite's protocol; the paper reports training returns",
     "truncations bootstrap V of the true final observation (baselines: every episode end cuts the return)",
 ]
-KNOWN_DIFFERENCES = {"paper": _PAPER_DIFFERENCES, "quick": [CPU_PRESET_DIFFERENCE]}
+_ON_POLICY = ("on-policy loop (softrl_jax/onpolicy.py): --buffer_size, --replay_obs_dtype, --updates_per_step and "
+              "--warmup are unused; one update per rollout of num_envs x n_steps transitions")
+KNOWN_DIFFERENCES = {"paper": [*_PAPER_DIFFERENCES, _ON_POLICY], "quick": [CPU_PRESET_DIFFERENCE, _ON_POLICY]}
 
 
 def check_loop(loop, cfg: Config) -> None:
