@@ -80,6 +80,8 @@ class Config:
 
 
 TASK_DEFAULTS: dict[str, dict] = {}
+# Fields a sweep may batch as traced numbers (softrl_jax/sweep.py); clip_norm = 0 switches clipping off in Python.
+BATCHABLE = ("lr", "tau", "gamma", "value_coef", "rms_decay", "rms_eps")
 
 # `paper`: the A2C hyperparameters (the Config defaults) on a MinAtar task, learning from the first
 # rollout. `quick`: CartPole-v1 on a 2-core CPU (tests/test_a2c.py).

@@ -8,9 +8,9 @@ from __future__ import annotations
 import functools
 
 from softrl_jax.algos import a2c
-from softrl_jax.algos.a2c import PRESET_SOURCES, PRESETS, TASK_DEFAULTS, Config, act, act_eval, check_loop, init
+from softrl_jax.algos.a2c import BATCHABLE, PRESET_SOURCES, PRESETS, TASK_DEFAULTS, Config, act, act_eval, check_loop, init
 
-__all__ = ["Config", "PRESETS", "PRESET_SOURCES", "KNOWN_DIFFERENCES", "TASK_DEFAULTS", "DISCRETE", "ON_POLICY",
+__all__ = ["BATCHABLE", "Config", "PRESETS", "PRESET_SOURCES", "KNOWN_DIFFERENCES", "TASK_DEFAULTS", "DISCRETE", "ON_POLICY",
            "check_loop", "init", "act", "act_eval", "update"]
 
 DISCRETE = True
