@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 from softrl_jax.config import ConfigError, LoopConfig, RunConfig, apply_overrides, check_loop, validate
 
-ALGOS = ("dspg", "sac", "ddpg", "sql")
+ALGOS = ("dspg", "sac", "ddpg", "sql", "a2c_naive", "a2c_soft", "soft_dqn_pg")
 
 
 def get(name: str):
@@ -41,7 +41,8 @@ def config_layers(algo: str, preset: str | None = None, overrides: Mapping[str, 
     overrides = dict(overrides or {})
     if preset not in module.PRESETS:
         raise ConfigError(f"unknown preset {preset!r} for {algo}; valid choices: {', '.join(module.PRESETS)}")
-    env_name = overrides.get("env", LoopConfig.env)
+    # no --env: the preset's env if it names one (the discrete-action presets), else LoopConfig's default
+    env_name = overrides.get("env", module.PRESETS[preset].get("env", LoopConfig.env))
     if not isinstance(env_name, str):
         raise ConfigError(f"--env={env_name!r} is not a valid str")
     try:
@@ -75,5 +76,8 @@ def run_config(algo: str, preset: str | None = None, overrides: Mapping[str, Any
     validate(cfg)
     if hasattr(module, "check"):  # the algorithm's cross-field checks
         module.check(cfg)
-    check_loop(loop, cfg.batch_size)
+    if hasattr(module, "check_loop"):  # on-policy algorithms: their own loop checks (no replay, no warm-up)
+        module.check_loop(loop, cfg)
+    else:
+        check_loop(loop, cfg.batch_size)
     return RunConfig(algo, preset, loop, cfg)
