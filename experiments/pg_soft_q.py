@@ -11,7 +11,8 @@ program per algorithm and task):
                                    rollouts (Q = V + tau log pi, the eq. 46 target, gradient scaling)
 
     python experiments/pg_soft_q.py [--scale=cpu|paper] [--tasks=breakout,space_invaders] [--seeds=4]
-                                    [--algos=...] [--total_steps=N] [--eval_every=N] [--out=DIR]
+                                    [--algos=...] [--q_steps=N] [--q_eval_every=N] [--pg_steps=N]
+                                    [--pg_eval_every=N] [--out=DIR]
                                     [--budget_s=S   (start no piece after S seconds; 0: no limit)]
                                     [-- --flag=value ...   (passed to every training run)]
 
@@ -20,7 +21,11 @@ Scales (every run starts from its algorithm's default preset, the paper's / MinA
     cpu    (default) the comparison at a small budget for a 2-core CPU in about 15 minutes:
            CPU_OVERRIDES below shrink what must shrink (steps, the warm-up and epsilon schedule of the
            DQNs, evaluation episodes); all else is the preset's.
-    paper  the presets unchanged but for --total_steps / --eval_every (a GPU's budget).
+    paper  the presets unchanged but for the step budgets (a GPU's budget).
+
+Step budgets are per family, equal within each comparison: the Q-learners (dqn, soft_dqn: 6.2) and
+the A2C family (a2c_naive, a2c_soft, soft_dqn_pg: 6.1 and 6.3), since A2C's on-policy updates need
+many more environment steps and far less compute per step than DQN's replay updates.
 
 Writes, under --out (default runs/pg_soft_q):
 
@@ -56,13 +61,15 @@ COMPARISONS = (("6.1 A2C: naive vs proper entropy return", ("a2c_naive", "a2c_so
                ("6.3 soft Q-learning as PG vs entropy-regularised PG", ("a2c_soft", "soft_dqn_pg")))
 SCALES = ("cpu", "paper")
 DEFAULTS = {"out": "runs/pg_soft_q", "scale": "cpu", "tasks": "breakout,space_invaders", "algos": ",".join(ALGOS),
-            "seeds": "4", "total_steps": "", "eval_every": "", "progress": "true", "budget_s": "0"}
+            "seeds": "4", "q_steps": "", "q_eval_every": "", "pg_steps": "", "pg_eval_every": "", "progress": "true",
+            "budget_s": "0"}
+FAMILY = {"dqn": "q", "soft_dqn": "q", "a2c_naive": "pg", "a2c_soft": "pg", "soft_dqn_pg": "pg"}
 # The cpu scale: env steps per seed and per run, and what the DQNs' schedules must shrink to fit them.
-CPU_STEPS = {"total_steps": 100_000, "eval_every": 10_000}
+CPU_STEPS = {"q_steps": 100_000, "q_eval_every": 10_000, "pg_steps": 400_000, "pg_eval_every": 40_000}
 CPU_OVERRIDES = {"dqn": {"warmup_steps": 2000, "eps_decay": 20_000, "eval_episodes": 8},
                  "soft_dqn": {"warmup_steps": 2000, "eps_decay": 20_000, "eval_episodes": 8},
                  "a2c_naive": {"eval_episodes": 8}, "a2c_soft": {"eval_episodes": 8}, "soft_dqn_pg": {"eval_episodes": 8}}
-PAPER_STEPS = {"total_steps": 1_000_000, "eval_every": 50_000}
+PAPER_STEPS = {"q_steps": 1_000_000, "q_eval_every": 50_000, "pg_steps": 5_000_000, "pg_eval_every": 250_000}
 
 
 def _split_passthrough(argv):
@@ -96,7 +103,7 @@ def plan(argv) -> tuple[dict, list]:
     if not tasks or not chosen:
         raise ConfigError("--tasks and --algos must each name at least one value")
     steps = dict(CPU_STEPS if o["scale"] == "cpu" else PAPER_STEPS)
-    for k in ("total_steps", "eval_every"):
+    for k in CPU_STEPS:
         if o[k]:
             steps[k] = parse_value(k, o[k], int)
     seeds = parse_value("seeds", o["seeds"], int)
@@ -108,7 +115,9 @@ def plan(argv) -> tuple[dict, list]:
     pieces = []
     for task in tasks:
         for algo in chosen:
-            over = {**(CPU_OVERRIDES.get(algo, {}) if o["scale"] == "cpu" else {}), **steps,
+            f = FAMILY[algo]
+            over = {**(CPU_OVERRIDES.get(algo, {}) if o["scale"] == "cpu" else {}),
+                    "total_steps": steps[f"{f}_steps"], "eval_every": steps[f"{f}_eval_every"],
                     "env": f"gymnax:{TASKS[task]}", "seeds": seeds, "progress": progress,
                     "out": str(Path(o["out"]) / f"{algo}-{task}"), **passthrough}
             rc = algos.run_config(algo, None, over)
@@ -160,15 +169,16 @@ def summarise(o: dict, pieces: list, seconds: dict) -> dict:
                      "best_average": best_average_return(values), "wall_s": seconds.get((algo, task))})
     d = jax.devices()[0]
     missing = [f"{algo}-{task}" for algo, task, rc in pieces if not has_metrics(rc)]
-    return {"scale": o["scale"], "tasks": o["tasks"], "algos": o["algos"], "total_steps": o["total_steps"],
-            "eval_every": o["eval_every"], "device": f"{d.platform}:{d.device_kind}", "jax": jax.__version__,
+    return {"scale": o["scale"], "tasks": o["tasks"], "algos": o["algos"],
+            **{k: o[k] for k in CPU_STEPS}, "device": f"{d.platform}:{d.device_kind}", "jax": jax.__version__,
             "rows": rows, "missing": missing}
 
 
 def markdown(summary: dict) -> str:
     by = {(r["task"], r["algo"]): r for r in summary["rows"]}
-    lines = [f"Final eval return (mean over seeds [95% bootstrap interval]), {summary['total_steps']:,} env steps per "
-             f"seed, scale {summary['scale']}, on {summary['device']} (jax {summary['jax']}).", "",
+    lines = [f"Final eval return (mean over seeds [95% bootstrap interval]); env steps per seed: "
+             f"{summary['q_steps']:,} (dqn, soft_dqn), {summary['pg_steps']:,} (A2C family); scale "
+             f"{summary['scale']}, on {summary['device']} (jax {summary['jax']}).", "",
              "| task | " + " | ".join(summary["algos"]) + " |", "|---" * (len(summary["algos"]) + 1) + "|"]
     for task in summary["tasks"]:
         cells = []
@@ -219,7 +229,7 @@ def plot(pieces: list, o: dict, path: Path) -> None:
                 ax.set_xlabel("env steps per seed")
             ax.legend(fontsize=7, loc="upper left")
             ax.grid(alpha=0.3)
-    fig.suptitle("Schulman et al. 2017, Sec. 6 on MinAtar (mean over seeds, 95% bootstrap band)", fontsize=10)
+    fig.suptitle("Schulman et al. 2017, Sec. 6\n(mean over seeds, 95% bootstrap band)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
