@@ -114,9 +114,9 @@ FAST_CPU_SOURCE = ("ours: FastTD3's recipe at 2-core CPU sizes, config.py FAST_C
 CPU_PRESET_DIFFERENCE = "not a paper configuration: sized for a CPU"
 
 
-def quick_source(test_file: str) -> str:
+def quick_source(test_file: str, task: str = "gymnax Pendulum") -> str:
     """The --explain citation of an algorithm's `quick` preset: ours, checked by `tests/<test_file>`."""
-    return f"ours: small networks and loop for gymnax Pendulum on a CPU (tests/{test_file})"
+    return f"ours: small networks and loop for {task} on a CPU (tests/{test_file})"
 # Critic and learner fields of `fast` that every algorithm shares (same source as FAST_LOOP).
 FAST_LEARNER = {
     "gamma": 0.97,                      # MuJoCoPlaygroundArgs.gamma
