@@ -59,10 +59,6 @@ LOSSES = ("huber", "mse")
 OPTIMIZERS = ("rmsprop", "adam")
 PRIORS = ("uniform", "none")
 
-# MinAtar's DQN (Young & Tian 2019, github kenjyoung/MinAtar examples/dqn.py constants); the
-# defaults of both modules' Config.
-MINATAR_SOURCE = "MinAtar examples/dqn.py (Young & Tian 2019)"
-
 
 @dataclasses.dataclass(frozen=True)
 class Config:
