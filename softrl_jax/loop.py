@@ -8,7 +8,8 @@ sweeps, over hyperparameter points that keep shapes):
                   environment code (chunk 0 starts the environments)
     chunk(carry)  `eval_every` transitions of act -> step -> store -> `updates_per_step` updates,
                   then the deterministic policy is evaluated on separate environments. The first
-                  `warmup_steps` transitions take uniform random actions (`warmup=uniform`) or the
+                  `warmup_steps` transitions take uniform random actions (`warmup=uniform`; discrete
+                  tasks: uniform random action indices) or the
                   agent's own actions (`warmup=policy`); updates begin in the step that stores
                   transition `config.learning_start(loop)` (both real `lax.cond`s); a chunk that
                   makes no update is not evaluated (`Trainer.logged`).
@@ -56,7 +57,8 @@ class Agent(NamedTuple):
     # zeros when an episode ends. Stochastic policies pass it through unchanged.
     act: Callable[[Any, chex.Array, chex.Array, chex.PRNGKey], tuple[chex.Array, chex.Array]]
     act_eval: Callable[[Any, chex.Array], chex.Array]  # (state, obs [O]) -> deterministic action [A]
-    update: Callable[[Any, envs.Transition, chex.PRNGKey], tuple[Any, dict]]  # (state, batch [B], key)
+    # (state, batch [B], key): a Transition batch, or a replay.Window batch for n-step modules (window)
+    update: Callable[[Any, Any, chex.PRNGKey], tuple[Any, dict]]
 
 
 class Carry(NamedTuple):
@@ -78,10 +80,19 @@ class Carry(NamedTuple):
 CARRY_AXES = Carry(0, 0, 0, 0, 0, 0, 0, 0, None, None)
 
 
-def make_agent(algorithm, cfg, obs_size: int, action_size: int) -> Agent:
-    """Bind an algorithm module's pure `init`, `act`, `act_eval`, `update` to its config and sizes."""
+def make_agent(algorithm, cfg, obs_size: int, action_size: int, spec: envs.EnvSpec | None = None) -> Agent:
+    """Bind an algorithm module's pure `init`, `act`, `act_eval`, `update` to its config and sizes.
+
+    A discrete-action module (`DISCRETE = True`) is initialised as `init(cfg, key, spec)` with the
+    environment's `EnvSpec` (its network needs `num_actions` and `obs_shape`); `spec` is required then."""
+    if getattr(algorithm, "DISCRETE", False):
+        if spec is None:
+            raise ValueError(f"{algorithm.__name__} has discrete actions: make_agent needs the EnvSpec")
+        init = lambda key: algorithm.init(cfg, key, spec)  # noqa: E731
+    else:
+        init = lambda key: algorithm.init(cfg, key, obs_size, action_size)  # noqa: E731
     return Agent(
-        init=lambda key: algorithm.init(cfg, key, obs_size, action_size),
+        init=init,
         act=lambda state, obs, noise, key: algorithm.act(cfg, state, obs, noise, key),
         act_eval=lambda state, obs: algorithm.act_eval(cfg, state, obs),
         update=lambda state, batch, key: algorithm.update(cfg, state, batch, key),
@@ -152,11 +163,14 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
     pool = loop.autoreset == "pool"
     # training reset states per chunk: the pool, or one start per environment (used in chunk 0 only)
     starts = max(loop.reset_pool or 64, n) if pool else n
+    # n-step algorithms (a module's `window(cfg)` > 1) learn from windows of n steps (replay.Window);
+    # the rest from single transitions. A shape: fixed by the run's config, not by sweep points.
+    window = algorithm.window(config.algo_cfg) if hasattr(algorithm, "window") else 1
     env_shape = jax.eval_shape(lambda: jax.vmap(lambda k: envs.reset(env, k))(jax.random.split(jax.random.PRNGKey(0), n)))
 
     def agent_for(hparams: Hparams | None) -> Agent:
         cfg = config.algo_cfg if not hparams else dataclasses.replace(config.algo_cfg, **hparams)
-        return make_agent(algorithm, cfg, spec.obs_size, spec.action_size)
+        return make_agent(algorithm, cfg, spec.obs_size, spec.action_size, spec)
 
     def init(key, hparams=None):
         agent = agent_for(hparams)
@@ -177,13 +191,24 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
         def updates(agent_state, buffer, stats, key):
             def one_update(s, k):
                 sample_key, grad_key = jax.random.split(k)
-                batch = buf.sample(buffer, sample_key)
-                # both sides of the transition, with the same statistics
-                batch = batch._replace(obs=norm(stats, batch.obs), next_obs=norm(stats, batch.next_obs))
+                if window > 1:
+                    batch = buf.sample_windows(buffer, sample_key, window)
+                    batch = batch._replace(obs=norm(stats, batch.obs))  # [B, n + 1, O]: every step's
+                else:
+                    batch = buf.sample(buffer, sample_key)
+                    # both sides of the transition, with the same statistics
+                    batch = batch._replace(obs=norm(stats, batch.obs), next_obs=norm(stats, batch.next_obs))
                 return agent.update(s, batch, grad_key)
 
             state, metrics = jax.lax.scan(one_update, agent_state, jax.random.split(key, loop.updates_per_step))
             return state, {k: jnp.mean(v) for k, v in metrics.items()}
+
+        def random_actions(key):
+            """[n, A] warm-up actions: uniform in [-1, 1]^A, or (discrete) a uniform index in
+            [0, num_actions) as a float [n, 1]."""
+            if spec.num_actions:
+                return jax.random.randint(key, (n, spec.action_size), 0, spec.num_actions).astype(jnp.float32)
+            return jax.random.uniform(key, (n, spec.action_size), minval=-1.0, maxval=1.0)
 
         def body(c: Carry, _):
             key, act_key, step_key, update_key = jax.random.split(c.key, 4)
@@ -194,7 +219,7 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
             stats = normalize.update(c.obs_stats, c.env.obs) if loop.obs_norm else c.obs_stats
             actions, noise = jax.lax.cond(
                 random,
-                lambda: (jax.random.uniform(act_key, (n, spec.action_size), minval=-1.0, maxval=1.0), c.noise),
+                lambda: (random_actions(act_key), c.noise),
                 lambda: jax.vmap(agent.act, in_axes=(None, 0, 0, 0))(c.agent, norm(stats, c.env.obs), c.noise,
                                                                     jax.random.split(act_key, n)))
             env_state, transition, info = jax.vmap(lambda s, a, k: envs.step(env, s, a, k, reset_pool))(

@@ -1,5 +1,7 @@
 """Algorithms by name. Each module declares `Config`, `PRESETS`, `TASK_DEFAULTS`, pure `init` and
-`update`, `act` and `act_eval`; `loop.make_agent(module, cfg, obs_size, action_size)` binds them."""
+`update`, `act` and `act_eval`; `loop.make_agent(module, cfg, obs_size, action_size, spec)` binds them.
+Discrete-action modules declare `DISCRETE = True` (their `init` takes the EnvSpec) and may declare
+`window(cfg) -> n` to learn from n-step windows of the replay."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Any, Mapping
 
 from softrl_jax.config import ConfigError, LoopConfig, RunConfig, apply_overrides, check_loop, validate
 
-ALGOS = ("dspg", "sac", "ddpg", "sql", "a2c_naive", "a2c_soft", "soft_dqn_pg")
+ALGOS = ("dspg", "sac", "ddpg", "sql", "dqn", "soft_dqn", "a2c_naive", "a2c_soft", "soft_dqn_pg")
 
 
 def get(name: str):
@@ -41,7 +43,8 @@ def config_layers(algo: str, preset: str | None = None, overrides: Mapping[str, 
     overrides = dict(overrides or {})
     if preset not in module.PRESETS:
         raise ConfigError(f"unknown preset {preset!r} for {algo}; valid choices: {', '.join(module.PRESETS)}")
-    # no --env: the preset's env if it names one (the discrete-action presets), else LoopConfig's default
+    # The environment: the flag, else the preset's own (the discrete algorithms' presets name theirs),
+    # else the loop default.
     env_name = overrides.get("env", module.PRESETS[preset].get("env", LoopConfig.env))
     if not isinstance(env_name, str):
         raise ConfigError(f"--env={env_name!r} is not a valid str")
