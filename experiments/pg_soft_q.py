@@ -14,6 +14,7 @@ program per algorithm and task):
                                     [--algos=...] [--q_steps=N] [--q_eval_every=N] [--pg_steps=N]
                                     [--pg_eval_every=N] [--out=DIR]
                                     [--budget_s=S   (start no piece after S seconds; 0: no limit)]
+                                    [--train=false  (only the table, figure and report of what is there)]
                                     [-- --flag=value ...   (passed to every training run)]
 
 Scales (every run starts from its algorithm's default preset, the paper's / MinAtar's settings):
@@ -62,7 +63,7 @@ COMPARISONS = (("6.1 A2C: naive vs proper entropy return", ("a2c_naive", "a2c_so
 SCALES = ("cpu", "paper")
 DEFAULTS = {"out": "runs/pg_soft_q", "scale": "cpu", "tasks": "breakout,space_invaders", "algos": ",".join(ALGOS),
             "seeds": "4", "q_steps": "", "q_eval_every": "", "pg_steps": "", "pg_eval_every": "", "progress": "true",
-            "budget_s": "0"}
+            "budget_s": "0", "train": "true"}
 FAMILY = {"dqn": "q", "soft_dqn": "q", "a2c_naive": "pg", "a2c_soft": "pg", "soft_dqn_pg": "pg"}
 # The cpu scale: env steps per seed and per run, and what the DQNs' schedules must shrink to fit them.
 CPU_STEPS = {"q_steps": 100_000, "q_eval_every": 10_000, "pg_steps": 400_000, "pg_eval_every": 40_000}
@@ -111,6 +112,7 @@ def plan(argv) -> tuple[dict, list]:
     if o["budget_s"] < 0:
         raise ConfigError(f"--budget_s={o['budget_s']} is out of range; must be >= 0 (0: no limit)")
     progress = parse_value("progress", o["progress"], bool)
+    o["train"] = parse_value("train", o["train"], bool)
     passthrough = parse_flags(rest)
     pieces = []
     for task in tasks:
@@ -261,6 +263,8 @@ def main(argv=None) -> int:
     for i, (algo, task, rc) in enumerate(pieces):
         if finished(rc):
             print(f"[{i + 1}/{len(pieces)}] {algo} on {task}: finished earlier, kept", flush=True)
+            continue
+        if not o["train"]:
             continue
         if o["budget_s"] and time.perf_counter() - t0 > o["budget_s"]:
             print(f"[{i + 1}/{len(pieces)}] {algo} on {task}: skipped, --budget_s={o['budget_s']:g} spent", flush=True)
