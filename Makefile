@@ -11,7 +11,7 @@ COUNT  ?= 4
 PRESET ?= quick
 ARGS   ?=
 
-.PHONY: install demo test test-slow bench bench-peers bench-gpu sweep report irl clean
+.PHONY: install demo test test-slow bench bench-peers bench-gpu sweep report irl pg-soft-q clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ test-slow: $(STAMP)
 # under a minute on a 2-core CPU; writes runs/maxent_irl/{summary.json,summary.md,curve.png,rewards.png}.
 irl: $(STAMP)
 	$(BIN)/python experiments/maxent_irl.py --out=runs/maxent_irl $(ARGS)
+
+pg-soft-q: $(STAMP)
+	$(BIN)/python experiments/pg_soft_q.py --out=runs/pg_soft_q $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m softrl_jax.bench $(ARGS)

@@ -114,9 +114,9 @@ FAST_CPU_SOURCE = ("ours: FastTD3's recipe at 2-core CPU sizes, config.py FAST_C
 CPU_PRESET_DIFFERENCE = "not a paper configuration: sized for a CPU"
 
 
-def quick_source(test_file: str) -> str:
+def quick_source(test_file: str, task: str = "gymnax Pendulum") -> str:
     """The --explain citation of an algorithm's `quick` preset: ours, checked by `tests/<test_file>`."""
-    return f"ours: small networks and loop for gymnax Pendulum on a CPU (tests/{test_file})"
+    return f"ours: small networks and loop for {task} on a CPU (tests/{test_file})"
 # Critic and learner fields of `fast` that every algorithm shares (same source as FAST_LOOP).
 FAST_LEARNER = {
     "gamma": 0.97,                      # MuJoCoPlaygroundArgs.gamma
@@ -287,12 +287,17 @@ def check_loop(loop: LoopConfig, batch_size: int) -> None:
     if loop.total_steps < start or loop.total_steps <= loop.warmup_steps:
         raise ConfigError(f"--total_steps={loop.total_steps} is out of range; must be > --warmup_steps={loop.warmup_steps}"
                           f" and >= the first update's transition ({start})")
-    if loop.total_steps % loop.eval_every:  # the loop runs whole chunks of eval_every transitions
+    check_whole_chunks(loop)
+    if loop.buffer_size < max(batch_size, 2 * loop.num_envs):
+        raise ConfigError(f"--buffer_size={loop.buffer_size} is out of range; must be >= --batch_size={batch_size} "
+                          f"and >= 2 x --num_envs={loop.num_envs} (a minibatch is drawn from stored transitions)")
+
+
+def check_whole_chunks(loop: LoopConfig) -> None:
+    """total_steps is whole chunks of eval_every transitions (the loops run whole chunks)."""
+    if loop.total_steps % loop.eval_every:
         lo = loop.total_steps // loop.eval_every * loop.eval_every
         hi = lo + loop.eval_every
         nearest = f"--total_steps={lo} or {hi}" if lo > loop.warmup_steps else f"--total_steps={hi}"
         raise ConfigError(f"--total_steps={loop.total_steps} is not a multiple of --eval_every={loop.eval_every} "
                           f"(training runs in whole evaluation intervals); choose {nearest}, or another --eval_every")
-    if loop.buffer_size < max(batch_size, 2 * loop.num_envs):
-        raise ConfigError(f"--buffer_size={loop.buffer_size} is out of range; must be >= --batch_size={batch_size} "
-                          f"and >= 2 x --num_envs={loop.num_envs} (a minibatch is drawn from stored transitions)")

@@ -32,7 +32,7 @@ ENV_NOTES = {
             "not a target",
     "playground": "environment {env}: MuJoCo Playground's DM Control task (action repeat and episode length from "
                   "its config), not a task of the papers",
-    "gymnax": "environment {env}: gymnax's JAX port of the classic-control task, not a task of the papers",
+    "gymnax": "environment {env}: gymnax's JAX port of the classic-control or MinAtar task, not a task of the papers",
 }
 
 

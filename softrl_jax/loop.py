@@ -8,7 +8,8 @@ sweeps, over hyperparameter points that keep shapes):
                   environment code (chunk 0 starts the environments)
     chunk(carry)  `eval_every` transitions of act -> step -> store -> `updates_per_step` updates,
                   then the deterministic policy is evaluated on separate environments. The first
-                  `warmup_steps` transitions take uniform random actions (`warmup=uniform`) or the
+                  `warmup_steps` transitions take uniform random actions (`warmup=uniform`; discrete
+                  tasks: uniform random action indices) or the
                   agent's own actions (`warmup=policy`); updates begin in the step that stores
                   transition `config.learning_start(loop)` (both real `lax.cond`s); a chunk that
                   makes no update is not evaluated (`Trainer.logged`).
@@ -56,7 +57,8 @@ class Agent(NamedTuple):
     # zeros when an episode ends. Stochastic policies pass it through unchanged.
     act: Callable[[Any, chex.Array, chex.Array, chex.PRNGKey], tuple[chex.Array, chex.Array]]
     act_eval: Callable[[Any, chex.Array], chex.Array]  # (state, obs [O]) -> deterministic action [A]
-    update: Callable[[Any, envs.Transition, chex.PRNGKey], tuple[Any, dict]]  # (state, batch [B], key)
+    # (state, batch [B], key): a Transition batch, or a replay.Window batch for n-step modules (window)
+    update: Callable[[Any, Any, chex.PRNGKey], tuple[Any, dict]]
 
 
 class Carry(NamedTuple):
@@ -78,10 +80,19 @@ class Carry(NamedTuple):
 CARRY_AXES = Carry(0, 0, 0, 0, 0, 0, 0, 0, None, None)
 
 
-def make_agent(algorithm, cfg, obs_size: int, action_size: int) -> Agent:
-    """Bind an algorithm module's pure `init`, `act`, `act_eval`, `update` to its config and sizes."""
+def make_agent(algorithm, cfg, obs_size: int, action_size: int, spec: envs.EnvSpec | None = None) -> Agent:
+    """Bind an algorithm module's pure `init`, `act`, `act_eval`, `update` to its config and sizes.
+
+    A discrete-action module (`DISCRETE = True`) is initialised as `init(cfg, key, spec)` with the
+    environment's `EnvSpec` (its network needs `num_actions` and `obs_shape`); `spec` is required then."""
+    if getattr(algorithm, "DISCRETE", False):
+        if spec is None:
+            raise ValueError(f"{algorithm.__name__} has discrete actions: make_agent needs the EnvSpec")
+        init = lambda key: algorithm.init(cfg, key, spec)  # noqa: E731
+    else:
+        init = lambda key: algorithm.init(cfg, key, obs_size, action_size)  # noqa: E731
     return Agent(
-        init=lambda key: algorithm.init(cfg, key, obs_size, action_size),
+        init=init,
         act=lambda state, obs, noise, key: algorithm.act(cfg, state, obs, noise, key),
         act_eval=lambda state, obs: algorithm.act_eval(cfg, state, obs),
         update=lambda state, batch, key: algorithm.update(cfg, state, batch, key),
@@ -136,7 +147,12 @@ class Trainer(NamedTuple):
 
 
 def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
-    """Build the fused loop for `algorithm` (a module of softrl_jax.algos) on `env`."""
+    """Build the fused loop for `algorithm` (a module of softrl_jax.algos) on `env`. On-policy
+    algorithms (module attribute `ON_POLICY = True`) get `softrl_jax.onpolicy.make_train`'s loop."""
+    if getattr(algorithm, "ON_POLICY", False):
+        from softrl_jax import onpolicy
+
+        return onpolicy.make_train(algorithm, env, config)
     loop = config.loop
     spec = env.spec
     n = loop.num_envs
@@ -147,11 +163,14 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
     pool = loop.autoreset == "pool"
     # training reset states per chunk: the pool, or one start per environment (used in chunk 0 only)
     starts = max(loop.reset_pool or 64, n) if pool else n
+    # n-step algorithms (a module's `window(cfg)` > 1) learn from windows of n steps (replay.Window);
+    # the rest from single transitions. A shape: fixed by the run's config, not by sweep points.
+    window = algorithm.window(config.algo_cfg) if hasattr(algorithm, "window") else 1
     env_shape = jax.eval_shape(lambda: jax.vmap(lambda k: envs.reset(env, k))(jax.random.split(jax.random.PRNGKey(0), n)))
 
     def agent_for(hparams: Hparams | None) -> Agent:
         cfg = config.algo_cfg if not hparams else dataclasses.replace(config.algo_cfg, **hparams)
-        return make_agent(algorithm, cfg, spec.obs_size, spec.action_size)
+        return make_agent(algorithm, cfg, spec.obs_size, spec.action_size, spec)
 
     def init(key, hparams=None):
         agent = agent_for(hparams)
@@ -162,38 +181,34 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
         return Carry(agent.init(agent_key), env_state, noise, buf.init(spec.obs_size, spec.action_size),
                      normalize.init(spec.obs_size), train_key, eval_key, jnp.asarray(-1, jnp.int32), jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
 
-    def chunk_keys(carry: Carry):
-        """(training key, reset key, evaluation reset key, evaluation run key) of the chunk `carry` starts."""
-        key, reset_key = jax.random.split(carry.key)
-        return (key, reset_key, *eval_keys(carry.eval_key, carry.chunk))
-
-    def eval_keys(eval_key, chunk_index):
-        """(evaluation reset key, evaluation run key) of chunk `chunk_index`."""
-        return tuple(jax.random.split(jax.random.fold_in(eval_key, chunk_index)))
-
     def resets(carry: Carry) -> tuple[envs.ResetPool, envs.ResetPool]:
-        """ONE batched reset for the chunk that `carry` starts: (training starts [starts], evaluation
-        starts [eval_episodes])."""
-        _, train_key, eval_key, _ = chunk_keys(carry)
-        keys = jnp.concatenate([jax.random.split(train_key, starts), jax.random.split(eval_key, loop.eval_episodes)])
-        states = envs.ResetPool(*jax.vmap(env.reset)(keys))
-        return jax.tree.map(lambda x: x[:starts], states), jax.tree.map(lambda x: x[starts:], states)
+        return chunk_resets(env, loop, starts, carry)
 
     def norm(stats: normalize.RunningStats, obs: chex.Array) -> chex.Array:
-        """What the networks see of raw observations `obs` (identity without --obs_norm)."""
-        return normalize.apply(stats, obs) if loop.obs_norm else obs
+        return normalise(loop, stats, obs)
 
     def collect_and_update(agent: Agent, reset_pool):
         def updates(agent_state, buffer, stats, key):
             def one_update(s, k):
                 sample_key, grad_key = jax.random.split(k)
-                batch = buf.sample(buffer, sample_key)
-                # both sides of the transition, with the same statistics
-                batch = batch._replace(obs=norm(stats, batch.obs), next_obs=norm(stats, batch.next_obs))
+                if window > 1:
+                    batch = buf.sample_windows(buffer, sample_key, window)
+                    batch = batch._replace(obs=norm(stats, batch.obs))  # [B, n + 1, O]: every step's
+                else:
+                    batch = buf.sample(buffer, sample_key)
+                    # both sides of the transition, with the same statistics
+                    batch = batch._replace(obs=norm(stats, batch.obs), next_obs=norm(stats, batch.next_obs))
                 return agent.update(s, batch, grad_key)
 
             state, metrics = jax.lax.scan(one_update, agent_state, jax.random.split(key, loop.updates_per_step))
             return state, {k: jnp.mean(v) for k, v in metrics.items()}
+
+        def random_actions(key):
+            """[n, A] warm-up actions: uniform in [-1, 1]^A, or (discrete) a uniform index in
+            [0, num_actions) as a float [n, 1]."""
+            if spec.num_actions:
+                return jax.random.randint(key, (n, spec.action_size), 0, spec.num_actions).astype(jnp.float32)
+            return jax.random.uniform(key, (n, spec.action_size), minval=-1.0, maxval=1.0)
 
         def body(c: Carry, _):
             key, act_key, step_key, update_key = jax.random.split(c.key, 4)
@@ -204,7 +219,7 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
             stats = normalize.update(c.obs_stats, c.env.obs) if loop.obs_norm else c.obs_stats
             actions, noise = jax.lax.cond(
                 random,
-                lambda: (jax.random.uniform(act_key, (n, spec.action_size), minval=-1.0, maxval=1.0), c.noise),
+                lambda: (random_actions(act_key), c.noise),
                 lambda: jax.vmap(agent.act, in_axes=(None, 0, 0, 0))(c.agent, norm(stats, c.env.obs), c.noise,
                                                                     jax.random.split(act_key, n)))
             env_state, transition, info = jax.vmap(lambda s, a, k: envs.step(env, s, a, k, reset_pool))(
@@ -215,10 +230,7 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
             # Divergence isolation: an update whose losses or new state are not all finite is dropped,
             # and the seed stays frozen at its last finite agent state from then on (a select per seed
             # under vmap: the other seeds' numbers are untouched).
-            finite = all_finite((agent_state, out))
-            frozen = (c.diverged_at >= 0) | ~finite
-            agent_state = jax.tree.map(lambda old, new: jnp.where(frozen, old, new), c.agent, agent_state)
-            diverged_at = jnp.where((c.diverged_at < 0) & ~finite, c.steps + n, c.diverged_at)
+            agent_state, diverged_at = isolate_divergence(c.agent, agent_state, out, c.diverged_at, c.steps + n)
             trained = ~warm
             out["trained"] = trained.astype(jnp.float32)
             out["episodes"] = jnp.where(trained, jnp.sum(info.done), 0)
@@ -230,39 +242,13 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
         return body
 
     def run_evaluation(agent: Agent, agent_state, stats, start: envs.ResetPool, key) -> chex.Array:
-        """Mean undiscounted return of `eval_episodes` deterministic episodes from `start`.
-
-        Runs until every episode has ended (a `while_loop`, at most the time limit), so an early
-        policy whose episodes end after a few steps is evaluated in a few steps. An environment whose
-        episode has ended restarts from its start state and its rewards are no longer counted:
-        stepping a fallen MJX body on under the policy can cost the physics 30x more per step."""
-        e = loop.eval_episodes
-        first = envs.EnvState(start.core, start.obs, jnp.zeros((e,), jnp.int32), jnp.zeros((e,), jnp.float32))
-
-        def body(c):
-            state, ret, alive, t = c
-            actions = jax.vmap(agent.act_eval, in_axes=(None, 0))(agent_state, norm(stats, state.obs))
-            step_keys = jax.random.split(jax.random.fold_in(key, t), e)
-            nxt, transition, info = jax.vmap(lambda s, a, kk: envs.step(env, s, a, kk, autoreset=False))(
-                state, actions, step_keys)
-            ret = ret + jnp.where(alive, transition.reward, 0.0)
-            alive = alive & ~info.done
-            state = jax.tree.map(lambda n, f: jnp.where(_expand(alive, n), n, f), nxt, first)
-            return state, ret, alive, t + 1
-
-        def running(c):
-            return jnp.any(c[2]) & (c[3] < spec.max_episode_steps)
-
-        _, ret, _, _ = jax.lax.while_loop(running, body, (first, jnp.zeros(e), jnp.ones(e, bool), jnp.zeros((), jnp.int32)))
-        return jnp.mean(ret)
+        return evaluate_policy(env, loop, agent.act_eval, agent_state, stats, start, key)
 
     def chunk(carry: Carry, hparams=None, starts=None, evaluate=True):
         agent = agent_for(hparams)
         key, _, _, eval_run_key = chunk_keys(carry)
         train_starts, eval_starts = resets(carry) if starts is None else starts
-        first = envs.EnvState(*jax.tree.map(lambda x: x[:n], train_starts), jnp.zeros((n,), jnp.int32),
-                              jnp.zeros((n,), jnp.float32))
-        env_state = jax.tree.map(lambda fresh, old: jnp.where(carry.steps == 0, fresh, old), first, carry.env)
+        env_state = first_env_state(carry, train_starts, n)
         carry = carry._replace(env=env_state, key=key)
         carry, per_step = jax.lax.scan(collect_and_update(agent, train_starts if pool else None), carry, None,
                                        length=loop.eval_every // n)
@@ -297,6 +283,68 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
     return Trainer(init, chunk, train, resets, evaluation, n_chunks, buf, loop)
 
 
+def chunk_keys(carry: Carry):
+    """(training key, reset key, evaluation reset key, evaluation run key) of the chunk `carry` starts."""
+    key, reset_key = jax.random.split(carry.key)
+    return (key, reset_key, *eval_keys(carry.eval_key, carry.chunk))
+
+
+def eval_keys(eval_key, chunk_index):
+    """(evaluation reset key, evaluation run key) of chunk `chunk_index`."""
+    return tuple(jax.random.split(jax.random.fold_in(eval_key, chunk_index)))
+
+
+def chunk_resets(env: envs.Env, loop: LoopConfig, starts: int, carry: Carry) -> tuple[envs.ResetPool, envs.ResetPool]:
+    """ONE batched reset for the chunk that `carry` starts: (training starts [starts], evaluation
+    starts [eval_episodes])."""
+    _, train_key, eval_key, _ = chunk_keys(carry)
+    keys = jnp.concatenate([jax.random.split(train_key, starts), jax.random.split(eval_key, loop.eval_episodes)])
+    states = envs.ResetPool(*jax.vmap(env.reset)(keys))
+    return jax.tree.map(lambda x: x[:starts], states), jax.tree.map(lambda x: x[starts:], states)
+
+
+def first_env_state(carry: Carry, train_starts: envs.ResetPool, n: int) -> envs.EnvState:
+    """The training environments a chunk steps: the first `n` starts in chunk 0, else the carried ones."""
+    first = envs.EnvState(*jax.tree.map(lambda x: x[:n], train_starts), jnp.zeros((n,), jnp.int32),
+                          jnp.zeros((n,), jnp.float32))
+    return jax.tree.map(lambda fresh, old: jnp.where(carry.steps == 0, fresh, old), first, carry.env)
+
+
+def evaluate_policy(env: envs.Env, loop: LoopConfig, act_eval: Callable, agent_state, stats: normalize.RunningStats,
+                    start: envs.ResetPool, key) -> chex.Array:
+    """Mean undiscounted return of `eval_episodes` deterministic episodes from `start`.
+
+    Runs until every episode has ended (a `while_loop`, at most the time limit), so an early
+    policy whose episodes end after a few steps is evaluated in a few steps. An environment whose
+    episode has ended restarts from its start state and its rewards are no longer counted:
+    stepping a fallen MJX body on under the policy can cost the physics 30x more per step.
+    `act_eval(agent_state, obs [O]) -> action [A]`; `stats` normalise observations with `loop.obs_norm`."""
+    e = loop.eval_episodes
+    first = envs.EnvState(start.core, start.obs, jnp.zeros((e,), jnp.int32), jnp.zeros((e,), jnp.float32))
+
+    def body(c):
+        state, ret, alive, t = c
+        actions = jax.vmap(act_eval, in_axes=(None, 0))(agent_state, normalise(loop, stats, state.obs))
+        step_keys = jax.random.split(jax.random.fold_in(key, t), e)
+        nxt, transition, info = jax.vmap(lambda s, a, kk: envs.step(env, s, a, kk, autoreset=False))(
+            state, actions, step_keys)
+        ret = ret + jnp.where(alive, transition.reward, 0.0)
+        alive = alive & ~info.done
+        state = jax.tree.map(lambda n, f: jnp.where(_expand(alive, n), n, f), nxt, first)
+        return state, ret, alive, t + 1
+
+    def running(c):
+        return jnp.any(c[2]) & (c[3] < env.spec.max_episode_steps)
+
+    _, ret, _, _ = jax.lax.while_loop(running, body, (first, jnp.zeros(e), jnp.ones(e, bool), jnp.zeros((), jnp.int32)))
+    return jnp.mean(ret)
+
+
+def normalise(loop: LoopConfig, stats: normalize.RunningStats, obs: chex.Array) -> chex.Array:
+    """What the networks see of raw observations `obs` (identity without --obs_norm)."""
+    return normalize.apply(stats, obs) if loop.obs_norm else obs
+
+
 def skip_or_update(updates: Callable, *args) -> tuple:
     """(skip, update, *args) for `lax.cond(warm, ...)`: `updates(*args) -> (state, metrics)` traced
     ONCE, its jaxpr serving as the update branch and its output shapes for the skip branch's zero
@@ -313,6 +361,15 @@ def skip_or_update(updates: Callable, *args) -> tuple:
         return state, jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), out_shape[1])
 
     return (skip, update, *args)
+
+
+def isolate_divergence(old_state, new_state, metrics, diverged_at, step) -> tuple[Any, chex.Array]:
+    """(agent state, diverged_at) after an update: the update is dropped if its losses or new state are not
+    all finite, and the seed stays frozen at `old_state` once `diverged_at >= 0`; `step` is recorded."""
+    finite = all_finite((new_state, metrics))
+    frozen = (diverged_at >= 0) | ~finite
+    state = jax.tree.map(lambda old, new: jnp.where(frozen, old, new), old_state, new_state)
+    return state, jnp.where((diverged_at < 0) & ~finite, step, diverged_at)
 
 
 def all_finite(tree) -> chex.Array:

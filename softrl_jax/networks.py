@@ -275,3 +275,47 @@ class DeterministicPolicyNet(nn.Module):
         return jnp.tanh(MLP(self.hidden, self.action_size, dtype=self.dtype, batch_norm=self.batch_norm,
                             batch_norm_momentum=self.batch_norm_momentum, fan_in_init=self.fan_in_init,
                             final_init=self.final_init)(obs, train))
+
+
+# ------------------------------------------------------------------------- discrete-action networks
+
+class DiscreteTorso(nn.Module):
+    """The shared body of the discrete-action networks (Q-networks, actor-critics).
+
+    `obs_shape` empty (classic control): an MLP of `hidden` with ReLU. `obs_shape` (H, W, C)
+    (MinAtar): the flat observation is reshaped to the image and passed through MinAtar's network
+    (Young & Tian 2019, github.com/kenjyoung/MinAtar examples/dqn.py): one 3x3 convolution of 16
+    filters, stride 1, VALID padding, ReLU, then the `hidden` fully connected layers with ReLU
+    (MinAtar: one of 128).
+    """
+
+    hidden: Sequence[int]
+    obs_shape: tuple = ()
+    conv_features: int = 16
+
+    @nn.compact
+    def __call__(self, obs):
+        x = obs
+        if self.obs_shape:
+            x = x.reshape(x.shape[:-1] + tuple(self.obs_shape))
+            x = nn.relu(nn.Conv(self.conv_features, (3, 3), strides=1, padding="VALID")(x))
+            x = x.reshape(x.shape[:-3] + (-1,))
+        for h in self.hidden:
+            x = nn.relu(nn.Dense(h)(x))
+        return x
+
+
+class DiscreteHeads(nn.Module):
+    """`DiscreteTorso` then linear heads: `outputs` is a tuple of head sizes, e.g. (A,) for a
+    Q-network's Q(s, .), (A, 1) for an actor-critic's logits and value (the torso shared, as in A2C).
+    Returns one array per head, the value head squeezed to []."""
+
+    hidden: Sequence[int]
+    outputs: tuple
+    obs_shape: tuple = ()
+
+    @nn.compact
+    def __call__(self, obs):
+        x = DiscreteTorso(tuple(self.hidden), tuple(self.obs_shape))(obs)
+        outs = tuple(nn.Dense(k)(x) for k in self.outputs)
+        return tuple(o[..., 0] if k == 1 else o for o, k in zip(outs, self.outputs))

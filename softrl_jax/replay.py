@@ -21,6 +21,16 @@ bootstraps from its true final observation.
 transition, over all environments (exactly: uniform over written rows, rejecting the rows that
 start none, which are at most about two thirds of them; see MAX_DRAWS).
 
+`sample_windows(state, key, n)` draws its start rows exactly as `sample` does (the same key gives the
+same rows) and returns the `n` steps from each (`Window`), for n-step returns. Step d of a window is
+the transition at row start + d; the window is `cut` at step d where it ends there: the step
+terminated, or row start + d + 1 starts no transition (FINAL: the episode ended, by termination or
+truncation, and that row holds the true final observation; EMPTY: the head, whose action is not
+taken yet), or d = n - 1. Following a stream from a transition row never passes its head (always
+EMPTY), so a window never reads rows older than the ring's wrap. Steps after the first cut are
+don't-care: a return recursion that stops at cuts (`ops.entropy_regularised_returns`) never reads
+them.
+
 Capacity: `capacity` rows in all (`ceil(capacity / num_envs)` per environment), so the buffer
 holds `capacity` transitions minus one per episode end and environment in its window (99.9% of
 them with 1000-step episodes). Bytes per row: `O * obs_bytes + 4 * A + 4 + 1` against
@@ -56,12 +66,24 @@ class ReplayState(NamedTuple):
     written: chex.Array  # [E] int32: rows written so far, capped at R
 
 
+class Window(NamedTuple):
+    """`n` consecutive steps of one stream from a sampled start row (leading [batch_size] in a batch).
+    Step d's transition is (obs[d], action[d], reward[d], terminated[d], obs[d + 1])."""
+
+    obs: chex.Array  # [n + 1, O] float32: obs[d + 1] is step d's true successor (final obs at an end)
+    action: chex.Array  # [n, A]
+    reward: chex.Array  # [n]
+    terminated: chex.Array  # [n] float32 1: step d ended the MDP (no bootstrap)
+    cut: chex.Array  # [n] float32 1: the window ends at step d (terminated, episode end or head, or d = n - 1)
+
+
 class Replay(NamedTuple):
     init: Any  # (obs_size, action_size) -> empty ReplayState
     add: Any  # (state, transition [E], done [E], obs_after [E, O]) -> state
     sample: Any  # (state, key) -> Transition with leading [batch_size]
     capacity: int
     batch_size: int
+    sample_windows: Any = None  # (state, key, n) -> Window with leading [batch_size] (n static)
 
 
 def make_replay(capacity: int, batch_size: int, num_envs: int = 1, obs_dtype=jnp.float32) -> Replay:
@@ -103,8 +125,9 @@ def make_replay(capacity: int, batch_size: int, num_envs: int = 1, obs_dtype=jnp
             terminated=(state.kind[env, row] == TERMINATED).astype(jnp.float32),
             next_obs=state.obs[env, nxt].astype(jnp.float32))
 
-    def sample(state: ReplayState, key: chex.PRNGKey) -> Transition:
-        """[batch_size] transitions, uniform with replacement over stored transitions."""
+    def draw_starts(state: ReplayState, key: chex.PRNGKey) -> tuple[chex.Array, chex.Array]:
+        """(env [B], row [B]) of `batch_size` rows drawn uniformly with replacement over the rows that
+        start a transition."""
         ends = jnp.cumsum(state.written)  # [E]: written rows of envs 0..e
 
         def draw(k):
@@ -131,9 +154,28 @@ def make_replay(capacity: int, batch_size: int, num_envs: int = 1, obs_dtype=jnp
         key, k = jax.random.split(key)
         env, row = draw(k)
         env, row, _, _ = jax.lax.while_loop(pending, redraw, (env, row, key, jnp.zeros((), jnp.int32)))
-        return gather(state, env, row)
+        return env, row
 
-    return Replay(init, add, sample, rows * num_envs, batch_size)
+    def sample(state: ReplayState, key: chex.PRNGKey) -> Transition:
+        """[batch_size] transitions, uniform with replacement over stored transitions."""
+        return gather(state, *draw_starts(state, key))
+
+    def sample_windows(state: ReplayState, key: chex.PRNGKey, n: int) -> Window:
+        """[batch_size] windows of `n` steps (module docstring), their start rows drawn as `sample`
+        draws its rows."""
+        env, row = draw_starts(state, key)
+        d = jnp.arange(n + 1)
+        at = (row[:, None] + d) % rows  # [B, n + 1]
+        e = env[:, None]
+        kind = state.kind[e, at]  # [B, n + 1]
+        terminated = kind[:, :n] == TERMINATED
+        next_starts = (kind[:, 1:] == STEP) | (kind[:, 1:] == TERMINATED)
+        cut = terminated | ~next_starts | (d[:n] == n - 1)
+        return Window(obs=state.obs[e, at].astype(jnp.float32), action=state.action[e, at[:, :n]],
+                      reward=state.reward[e, at[:, :n]], terminated=terminated.astype(jnp.float32),
+                      cut=cut.astype(jnp.float32))
+
+    return Replay(init, add, sample, rows * num_envs, batch_size, sample_windows)
 
 
 def size(state: ReplayState) -> chex.Array:

@@ -101,7 +101,7 @@ def test_brax_termination_does_not_bootstrap(autoreset):
     assert int(new.t[i]) == 0
 
 
-@pytest.mark.parametrize("name", ["brax:hoper", "gymnax:CartPole-v1", "brax:hopper:physx", "mujoco:hopper",
+@pytest.mark.parametrize("name", ["brax:hoper", "gymnax:MountainCar-v0", "brax:hopper:physx", "mujoco:hopper",
                                   "playground:Cartpole", "playground:CheetahRun:mjx"])
 def test_unknown_env_names(name):
     with pytest.raises(ValueError, match="valid choices: .*playground:CheetahRun.*gymnax:Pendulum-v1"):

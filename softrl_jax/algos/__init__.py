@@ -1,5 +1,7 @@
 """Algorithms by name. Each module declares `Config`, `PRESETS`, `TASK_DEFAULTS`, pure `init` and
-`update`, `act` and `act_eval`; `loop.make_agent(module, cfg, obs_size, action_size)` binds them."""
+`update`, `act` and `act_eval`; `loop.make_agent(module, cfg, obs_size, action_size, spec)` binds them.
+Discrete-action modules declare `DISCRETE = True` (their `init` takes the EnvSpec) and may declare
+`window(cfg) -> n` to learn from n-step windows of the replay."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Any, Mapping
 
 from softrl_jax.config import ConfigError, LoopConfig, RunConfig, apply_overrides, check_loop, validate
 
-ALGOS = ("dspg", "sac", "ddpg", "sql")
+ALGOS = ("dspg", "sac", "ddpg", "sql", "dqn", "soft_dqn", "a2c_naive", "a2c_soft", "soft_dqn_pg")
 
 
 def get(name: str):
@@ -41,13 +43,21 @@ def config_layers(algo: str, preset: str | None = None, overrides: Mapping[str, 
     overrides = dict(overrides or {})
     if preset not in module.PRESETS:
         raise ConfigError(f"unknown preset {preset!r} for {algo}; valid choices: {', '.join(module.PRESETS)}")
-    env_name = overrides.get("env", LoopConfig.env)
+    # The environment: the flag, else the preset's own (the discrete algorithms' presets name theirs),
+    # else the loop default.
+    env_name = overrides.get("env", module.PRESETS[preset].get("env", LoopConfig.env))
     if not isinstance(env_name, str):
         raise ConfigError(f"--env={env_name!r} is not a valid str")
     try:
         envs.check_env_name(env_name)
     except ValueError as e:
         raise ConfigError(str(e)) from None
+    discrete = bool(getattr(module, "DISCRETE", False))
+    if envs.is_discrete(env_name) != discrete:
+        kind, choices = (("discrete", envs.discrete_env_choices()) if discrete else
+                         ("continuous", [e for e in envs.env_choices() if not envs.is_discrete(e)]))
+        raise ConfigError(f"--env={env_name} does not fit --algo={algo}, which needs {kind} actions; valid choices: "
+                          + ", ".join(choices))
     task = task_of(env_name)
     preset_task = getattr(module, "PRESET_TASK_DEFAULTS", {}).get(preset, {}).get(task, {})
     layers = [("per-task", module.TASK_DEFAULTS.get(task, {})), ("preset", module.PRESETS[preset]),
@@ -69,5 +79,8 @@ def run_config(algo: str, preset: str | None = None, overrides: Mapping[str, Any
     validate(cfg)
     if hasattr(module, "check"):  # the algorithm's cross-field checks
         module.check(cfg)
-    check_loop(loop, cfg.batch_size)
+    if hasattr(module, "check_loop"):  # on-policy algorithms: their own loop checks (no replay, no warm-up)
+        module.check_loop(loop, cfg)
+    else:
+        check_loop(loop, cfg.batch_size)
     return RunConfig(algo, preset, loop, cfg)

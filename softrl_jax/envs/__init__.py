@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from softrl_jax.envs.backends import (BRAX_BACKENDS, GYMNAX_TASKS, PlaygroundAssetsMissing, brax_task_names,
+from softrl_jax.envs.backends import (BRAX_BACKENDS, GYMNAX_DISCRETE, GYMNAX_TASKS, PlaygroundAssetsMissing, brax_task_names,
                                       make_brax, make_gymnax, make_playground, playground_task_names)
 from softrl_jax.envs.core import (AUTORESETS, Env, EnvSpec, EnvState, ResetPool, StepInfo, Transition,
                                   make_reset_pool, reset, step)
@@ -35,6 +35,15 @@ def check_env_name(name: str) -> None:
             f"(Brax backends: brax:<task>:{'|'.join(BRAX_BACKENDS)}, default mjx)")
 
 
+def is_discrete(name: str) -> bool:
+    """Whether the (valid) environment `name` has discrete actions, known from its name alone."""
+    return name.startswith("gymnax:") and name.split(":")[1] in GYMNAX_DISCRETE
+
+
+def discrete_env_choices() -> list[str]:
+    return [f"gymnax:{t}" for t in GYMNAX_DISCRETE]
+
+
 def make(name: str, episode_length: int | None = None) -> Env:
     """Build a single environment from its command-line name."""
     check_env_name(name)
@@ -49,7 +58,7 @@ def make(name: str, episode_length: int | None = None) -> Env:
 
 
 __all__ = ["AUTORESETS", "Env", "EnvSpec", "EnvState", "ResetPool", "StepInfo", "Transition", "check_env_name",
-           "env_choices", "make", "make_reset_pool", "reset", "step", "OWN_TASKS", "PlaygroundAssetsMissing"]
+           "env_choices", "discrete_env_choices", "is_discrete", "make", "make_reset_pool", "reset", "step", "OWN_TASKS", "PlaygroundAssetsMissing"]
 
 from softrl_jax.envs.multigoal import make_multigoal  # noqa: E402  (own tasks register after OWN_TASKS)
 

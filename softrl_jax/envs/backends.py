@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import jax.numpy as jnp
 
 from softrl_jax.config import ConfigError
@@ -9,7 +11,13 @@ from softrl_jax.envs.core import Env, EnvSpec
 
 BRAX_BACKENDS = ("mjx", "spring", "positional", "generalized")
 BRAX_EPISODE_LENGTH = 1000  # Brax / Gym MuJoCo time limit
-GYMNAX_TASKS = ("Pendulum-v1", "MountainCarContinuous-v0")
+GYMNAX_CONTINUOUS = ("Pendulum-v1", "MountainCarContinuous-v0")
+# Discrete-action tasks: classic control and MinAtar (Young & Tian 2019, as gymnax implements it:
+# 10 x 10 x C binary images, flattened here; gymnax has no sticky actions, MinAtar's default is 0.1).
+# Seaquest is left out: gymnax marks its MinAtar port as incomplete.
+GYMNAX_DISCRETE = ("CartPole-v1", "Acrobot-v1", "Asterix-MinAtar", "Breakout-MinAtar", "Freeway-MinAtar",
+                   "SpaceInvaders-MinAtar")
+GYMNAX_TASKS = GYMNAX_CONTINUOUS + GYMNAX_DISCRETE
 
 
 def _brax_envs():
@@ -51,28 +59,42 @@ def make_brax(task: str, backend: str, episode_length: int | None) -> Env:
 
 def make_gymnax(task: str, episode_length: int | None) -> Env:
     import gymnax
+    from gymnax.environments import spaces
 
     env, params = gymnax.make(task)
     if episode_length is not None:
         params = params.replace(max_steps_in_episode=episode_length)
     space = env.action_space(params)
-    low, high = jnp.asarray(space.low, jnp.float32), jnp.asarray(space.high, jnp.float32)
-    action_size = int(space.shape[0]) if space.shape else 1
-    obs_size = int(env.observation_space(params).shape[0])
-    spec = EnvSpec(f"gymnax:{task}", obs_size, action_size, int(params.max_steps_in_episode))
+    obs_shape = tuple(int(d) for d in env.observation_space(params).shape)
+    obs_size = int(math.prod(obs_shape))
+    if isinstance(space, spaces.Discrete):
+        k = int(space.n)
+        spec = EnvSpec(f"gymnax:{task}", obs_size, 1, int(params.max_steps_in_episode), k,
+                       obs_shape if len(obs_shape) > 1 else ())
+
+        def to_env(action):
+            return jnp.clip(jnp.round(action[0]), 0, k - 1).astype(jnp.int32)
+    else:
+        low, high = jnp.asarray(space.low, jnp.float32), jnp.asarray(space.high, jnp.float32)
+        spec = EnvSpec(f"gymnax:{task}", obs_size, int(space.shape[0]) if space.shape else 1,
+                       int(params.max_steps_in_episode))
+
+        def to_env(action):
+            scaled = low + 0.5 * (jnp.clip(action, -1.0, 1.0) + 1.0) * (high - low)
+            return scaled if space.shape else scaled[0]
+
+    def flat(obs):
+        return jnp.asarray(obs, jnp.float32).reshape(obs_size)
 
     def reset(key):
         obs, state = env.reset_env(key, params)
-        return state, obs
+        return state, flat(obs)
 
     def step(state, action, key):
-        scaled = low + 0.5 * (jnp.clip(action, -1.0, 1.0) + 1.0) * (high - low)
-        if not space.shape:
-            scaled = scaled[0]
-        obs, state, reward, done, _ = env.step_env(key, state, scaled, params)
+        obs, state, reward, done, _ = env.step_env(key, state, to_env(action), params)
         # gymnax's `done` includes the time limit; our wrapper counts that as truncation.
         terminated = done & (state.time < params.max_steps_in_episode)
-        return state, obs, reward, terminated
+        return state, flat(obs), reward, terminated
 
     return Env(spec, reset, step)
 
@@ -180,5 +202,5 @@ def make_playground(task: str, episode_length: int | None) -> Env:
     return Env(spec, reset, step)
 
 
-__all__ = ["BRAX_BACKENDS", "GYMNAX_TASKS", "PLAYGROUND_GROUPS", "PlaygroundAssetsMissing", "brax_task_names",
+__all__ = ["BRAX_BACKENDS", "GYMNAX_CONTINUOUS", "GYMNAX_DISCRETE", "GYMNAX_TASKS", "PLAYGROUND_GROUPS", "PlaygroundAssetsMissing", "brax_task_names",
            "make_brax", "make_gymnax", "make_playground", "playground_task_names"]

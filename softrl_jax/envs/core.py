@@ -25,13 +25,18 @@ import jax.numpy as jnp
 
 class EnvSpec(NamedTuple):
     name: str
-    obs_size: int
-    action_size: int
+    obs_size: int  # observations are flat vectors [obs_size] (images are flattened, see obs_shape)
+    action_size: int  # continuous: A; discrete: 1 (the action index, stored as a float)
     max_episode_steps: int
+    num_actions: int = 0  # discrete tasks: the number of actions; 0: continuous actions in [-1, 1]^A
+    obs_shape: tuple = ()  # the observation's own shape where it is not flat (MinAtar: (10, 10, C))
 
 
 class Env(NamedTuple):
-    """A single environment. Actions are normalised to [-1, 1]^A; the backend rescales and clips.
+    """A single environment. Continuous actions are normalised to [-1, 1]^A; the backend rescales and
+    clips. Discrete actions (spec.num_actions > 0) are one index per step, passed as a float array [1]
+    (so transitions and replay keep one layout); the backend rounds and clips it to an int in
+    [0, num_actions).
 
     reset(key) -> (core_state, obs [O])
     step(core_state, action [A], key) -> (core_state, next_obs [O], reward [], terminated [] bool)
