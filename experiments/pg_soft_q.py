@@ -22,7 +22,11 @@ Scales (every run starts from its algorithm's default preset, the paper's / MinA
     cpu    (default) the comparison at a small budget for a 2-core CPU in about 15 minutes:
            CPU_OVERRIDES below shrink what must shrink (steps, the warm-up and epsilon schedule of the
            DQNs, evaluation episodes); all else is the preset's.
-    paper  the presets unchanged but for the step budgets (a GPU's budget).
+    gpu    the presets at a GPU's budget of minutes: GPU_STEPS, and the DQNs act in 4 environments
+           per update (GPU_OVERRIDES: Atari DQN's one update per 4 frames, where MinAtar's DQN makes one
+           per frame; epsilon decays over 100k frames and the target is copied every 1000 frames, as
+           in MinAtar, counted in updates of 4 frames).
+    paper  the presets unchanged but for the step budgets.
 
 Step budgets are per family, equal within each comparison: the Q-learners (dqn, soft_dqn: 6.2) and
 the A2C family (a2c_naive, a2c_soft, soft_dqn_pg: 6.1 and 6.3), since A2C's on-policy updates need
@@ -60,7 +64,7 @@ ALGOS = ("a2c_naive", "a2c_soft", "dqn", "soft_dqn", "soft_dqn_pg")
 COMPARISONS = (("6.1 A2C: naive vs proper entropy return", ("a2c_naive", "a2c_soft")),
                ("6.2 DQN vs soft DQN", ("dqn", "soft_dqn")),
                ("6.3 soft Q-learning as PG vs entropy-regularised PG", ("a2c_soft", "soft_dqn_pg")))
-SCALES = ("cpu", "paper")
+SCALES = ("cpu", "gpu", "paper")
 DEFAULTS = {"out": "runs/pg_soft_q", "scale": "cpu", "tasks": "breakout,space_invaders", "algos": ",".join(ALGOS),
             "seeds": "4", "q_steps": "", "q_eval_every": "", "pg_steps": "", "pg_eval_every": "", "progress": "true",
             "budget_s": "0", "train": "true"}
@@ -70,6 +74,9 @@ CPU_STEPS = {"q_steps": 100_000, "q_eval_every": 10_000, "pg_steps": 400_000, "p
 CPU_OVERRIDES = {"dqn": {"warmup_steps": 2000, "eps_decay": 20_000, "eval_episodes": 8},
                  "soft_dqn": {"warmup_steps": 2000, "eps_decay": 20_000, "eval_episodes": 8},
                  "a2c_naive": {"eval_episodes": 8}, "a2c_soft": {"eval_episodes": 8}, "soft_dqn_pg": {"eval_episodes": 8}}
+GPU_STEPS = {"q_steps": 250_000, "q_eval_every": 25_000, "pg_steps": 2_500_000, "pg_eval_every": 250_000}
+GPU_OVERRIDES = {"dqn": {"num_envs": 4, "eps_decay": 25_000, "target_every": 250},
+                 "soft_dqn": {"num_envs": 4, "eps_decay": 25_000, "target_every": 250}}
 PAPER_STEPS = {"q_steps": 1_000_000, "q_eval_every": 50_000, "pg_steps": 5_000_000, "pg_eval_every": 250_000}
 
 
@@ -103,7 +110,8 @@ def plan(argv) -> tuple[dict, list]:
             raise ConfigError(f"--algos: unknown algorithm {a!r}; valid choices: {', '.join(ALGOS)}")
     if not tasks or not chosen:
         raise ConfigError("--tasks and --algos must each name at least one value")
-    steps = dict(CPU_STEPS if o["scale"] == "cpu" else PAPER_STEPS)
+    steps = dict({"cpu": CPU_STEPS, "gpu": GPU_STEPS, "paper": PAPER_STEPS}[o["scale"]])
+    scaled = {"cpu": CPU_OVERRIDES, "gpu": GPU_OVERRIDES, "paper": {}}[o["scale"]]
     for k in CPU_STEPS:
         if o[k]:
             steps[k] = parse_value(k, o[k], int)
@@ -118,7 +126,7 @@ def plan(argv) -> tuple[dict, list]:
     for task in tasks:
         for algo in chosen:
             f = FAMILY[algo]
-            over = {**(CPU_OVERRIDES.get(algo, {}) if o["scale"] == "cpu" else {}),
+            over = {**scaled.get(algo, {}),
                     "total_steps": steps[f"{f}_steps"], "eval_every": steps[f"{f}_eval_every"],
                     "env": f"gymnax:{TASKS[task]}", "seeds": seeds, "progress": progress,
                     "out": str(Path(o["out"]) / f"{algo}-{task}"), **passthrough}
@@ -279,7 +287,7 @@ def main(argv=None) -> int:
     if summary["rows"]:
         report.build([str(out)], out / "report")
     print(markdown(summary))
-    print(f"wrote {out / 'comparisons.png'}, {out / 'summary.md'}, {out / 'report'}/report.md")
+    print(f"wrote {out / 'summary.md'}" + (f", {out / 'comparisons.png'}, {out / 'report'}/report.md" if summary["rows"] else ""))
     return 0
 
 
