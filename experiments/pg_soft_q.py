@@ -20,8 +20,9 @@ program per algorithm and task):
 Scales (every run starts from its algorithm's default preset, the paper's / MinAtar's settings):
 
     cpu    (default) the comparison at a small budget for a 2-core CPU in about 15 minutes:
-           CPU_OVERRIDES below shrink what must shrink (steps, the warm-up and epsilon schedule of the
-           DQNs, evaluation episodes); all else is the preset's.
+           CPU_STEPS, and CPU_OVERRIDES shrink what must shrink: the DQNs act in 4 environments per
+           update (as for gpu, below), learn after 2000 frames, decay epsilon over 50k frames; 8
+           evaluation episodes. All else is the preset's.
     gpu    the presets at a GPU's budget of minutes: GPU_STEPS, and the DQNs act in 4 environments
            per update (GPU_OVERRIDES: Atari DQN's one update per 4 frames, where MinAtar's DQN makes one
            per frame; epsilon decays over 100k frames and the target is copied every 1000 frames, as
@@ -70,9 +71,10 @@ DEFAULTS = {"out": "runs/pg_soft_q", "scale": "cpu", "tasks": "breakout,space_in
             "budget_s": "0", "train": "true"}
 FAMILY = {"dqn": "q", "soft_dqn": "q", "a2c_naive": "pg", "a2c_soft": "pg", "soft_dqn_pg": "pg"}
 # The cpu scale: env steps per seed and per run, and what the DQNs' schedules must shrink to fit them.
-CPU_STEPS = {"q_steps": 100_000, "q_eval_every": 10_000, "pg_steps": 400_000, "pg_eval_every": 40_000}
-CPU_OVERRIDES = {"dqn": {"warmup_steps": 2000, "eps_decay": 20_000, "eval_episodes": 8},
-                 "soft_dqn": {"warmup_steps": 2000, "eps_decay": 20_000, "eval_episodes": 8},
+CPU_STEPS = {"q_steps": 100_000, "q_eval_every": 10_000, "pg_steps": 320_000, "pg_eval_every": 32_000}
+CPU_OVERRIDES = {"dqn": {"num_envs": 4, "warmup_steps": 2000, "eps_decay": 12_500, "target_every": 250, "eval_episodes": 8},
+                 "soft_dqn": {"num_envs": 4, "warmup_steps": 2000, "eps_decay": 12_500, "target_every": 250,
+                              "eval_episodes": 8},
                  "a2c_naive": {"eval_episodes": 8}, "a2c_soft": {"eval_episodes": 8}, "soft_dqn_pg": {"eval_episodes": 8}}
 GPU_STEPS = {"q_steps": 250_000, "q_eval_every": 25_000, "pg_steps": 2_500_000, "pg_eval_every": 250_000}
 GPU_OVERRIDES = {"dqn": {"num_envs": 4, "eps_decay": 25_000, "target_every": 250},
