@@ -10,7 +10,7 @@ program per algorithm and task):
     6.3  a2c_soft vs soft_dqn_pg   entropy-regularised PG against soft Q-learning run in A2C's
                                    rollouts (Q = V + tau log pi, the eq. 46 target, gradient scaling)
 
-    python experiments/pg_soft_q.py [--scale=cpu|paper] [--tasks=breakout,space_invaders] [--seeds=4]
+    python experiments/pg_soft_q.py [--scale=cpu|gpu|paper] [--tasks=breakout,asterix,...] [--seeds=4]
                                     [--algos=...] [--q_steps=N] [--q_eval_every=N] [--pg_steps=N]
                                     [--pg_eval_every=N] [--out=DIR]
                                     [--budget_s=S   (start no piece after S seconds; 0: no limit)]
@@ -19,7 +19,7 @@ program per algorithm and task):
 
 Scales (every run starts from its algorithm's default preset, the paper's / MinAtar's settings):
 
-    cpu    (default) the comparison at a small budget for a 2-core CPU in about 15 minutes:
+    cpu    (default) the comparison on Breakout at a small budget, about 10 minutes on a 2-core CPU:
            CPU_STEPS, and CPU_OVERRIDES shrink what must shrink: the DQNs act in 4 environments per
            update (as for gpu, below), learn after 2000 frames, decay epsilon over 50k frames; 8
            evaluation episodes. All else is the preset's.
@@ -45,6 +45,8 @@ Writes, under --out (default runs/pg_soft_q):
                             95% bands, IQM with stratified-bootstrap intervals, the table)
 
 Bad flags print one line naming the value and the valid choices and exit 2, before anything is written.
+SIGTERM / SIGINT: the piece in flight writes a checkpoint and the script exits 143 / 130; the same
+command continues it (finished pieces are kept).
 """
 
 from __future__ import annotations
@@ -66,12 +68,12 @@ COMPARISONS = (("6.1 A2C: naive vs proper entropy return", ("a2c_naive", "a2c_so
                ("6.2 DQN vs soft DQN", ("dqn", "soft_dqn")),
                ("6.3 soft Q-learning as PG vs entropy-regularised PG", ("a2c_soft", "soft_dqn_pg")))
 SCALES = ("cpu", "gpu", "paper")
-DEFAULTS = {"out": "runs/pg_soft_q", "scale": "cpu", "tasks": "breakout,space_invaders", "algos": ",".join(ALGOS),
+DEFAULTS = {"out": "runs/pg_soft_q", "scale": "cpu", "tasks": "breakout", "algos": ",".join(ALGOS),
             "seeds": "4", "q_steps": "", "q_eval_every": "", "pg_steps": "", "pg_eval_every": "", "progress": "true",
             "budget_s": "0", "train": "true"}
 FAMILY = {"dqn": "q", "soft_dqn": "q", "a2c_naive": "pg", "a2c_soft": "pg", "soft_dqn_pg": "pg"}
 # The cpu scale: env steps per seed and per run, and what the DQNs' schedules must shrink to fit them.
-CPU_STEPS = {"q_steps": 100_000, "q_eval_every": 10_000, "pg_steps": 320_000, "pg_eval_every": 32_000}
+CPU_STEPS = {"q_steps": 60_000, "q_eval_every": 6_000, "pg_steps": 160_000, "pg_eval_every": 16_000}
 CPU_OVERRIDES = {"dqn": {"num_envs": 4, "warmup_steps": 2000, "eps_decay": 12_500, "target_every": 250, "eval_episodes": 8},
                  "soft_dqn": {"num_envs": 4, "warmup_steps": 2000, "eps_decay": 12_500, "target_every": 250,
                               "eval_episodes": 8},
@@ -256,7 +258,7 @@ def main(argv=None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    from softrl_jax import report, runner
+    from softrl_jax import checkpoint, report, runner
     from softrl_jax.io.runstore import write_json
 
     out = Path(o["out"])
@@ -282,7 +284,12 @@ def main(argv=None) -> int:
         print(f"[{i + 1}/{len(pieces)}] {algo} on {task} ({rc.loop.env}, preset {rc.preset}, {rc.loop.seeds} seeds, "
               f"{rc.loop.total_steps:,} steps)", flush=True)
         t = time.perf_counter()
-        runner.run([runner.Point(rc)], description=f"{algo} {task}")
+        try:
+            runner.run([runner.Point(rc)], description=f"{algo} {task}")
+        except checkpoint.Stopped as e:  # SIGTERM / SIGINT: the piece checkpointed; the same command continues
+            write()
+            print(f"{e}; checkpoint written. Run the same command to continue.", file=sys.stderr)
+            return e.exit_code
         seconds[(algo, task)] = time.perf_counter() - t
         write()
     summary = write()
