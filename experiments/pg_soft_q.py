@@ -241,7 +241,10 @@ def plot(pieces: list, o: dict, path: Path) -> None:
                 ax.set_ylabel(title.split(" ", 1)[0] + " eval return")
             if i == len(rows) - 1:
                 ax.set_xlabel("env steps per seed")
-            ax.legend(fontsize=7, loc="upper left")
+            if ax.lines:
+                ax.legend(fontsize=7, loc="upper left")
+            else:
+                ax.text(0.5, 0.5, "not run", ha="center", va="center", transform=ax.transAxes, color="0.5")
             ax.grid(alpha=0.3)
     fig.suptitle("Schulman et al. 2017, Sec. 6\n(mean over seeds, 95% bootstrap band)", fontsize=9)
     fig.tight_layout()
