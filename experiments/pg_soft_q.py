@@ -10,7 +10,7 @@ program per algorithm and task):
     6.3  a2c_soft vs soft_dqn_pg   entropy-regularised PG against soft Q-learning run in A2C's
                                    rollouts (Q = V + tau log pi, the eq. 46 target, gradient scaling)
 
-    python experiments/pg_soft_q.py [--scale=cpu|paper] [--tasks=breakout,space_invaders] [--seeds=4]
+    python experiments/pg_soft_q.py [--scale=cpu|gpu|paper] [--tasks=breakout,asterix,...] [--seeds=4]
                                     [--algos=...] [--q_steps=N] [--q_eval_every=N] [--pg_steps=N]
                                     [--pg_eval_every=N] [--out=DIR]
                                     [--budget_s=S   (start no piece after S seconds; 0: no limit)]
@@ -19,9 +19,10 @@ program per algorithm and task):
 
 Scales (every run starts from its algorithm's default preset, the paper's / MinAtar's settings):
 
-    cpu    (default) the comparison at a small budget for a 2-core CPU in about 15 minutes:
-           CPU_OVERRIDES below shrink what must shrink (steps, the warm-up and epsilon schedule of the
-           DQNs, evaluation episodes); all else is the preset's.
+    cpu    (default) the comparison on Breakout at a small budget, about 10 minutes on a 2-core CPU:
+           CPU_STEPS, and CPU_OVERRIDES shrink what must shrink: the DQNs act in 4 environments per
+           update (as for gpu, below), learn after 2000 frames, decay epsilon over 50k frames; 8
+           evaluation episodes. All else is the preset's.
     gpu    the presets at a GPU's budget of minutes: GPU_STEPS, and the DQNs act in 4 environments
            per update (GPU_OVERRIDES: Atari DQN's one update per 4 frames, where MinAtar's DQN makes one
            per frame; epsilon decays over 100k frames and the target is copied every 1000 frames, as
@@ -44,6 +45,8 @@ Writes, under --out (default runs/pg_soft_q):
                             95% bands, IQM with stratified-bootstrap intervals, the table)
 
 Bad flags print one line naming the value and the valid choices and exit 2, before anything is written.
+SIGTERM / SIGINT: the piece in flight writes a checkpoint and the script exits 143 / 130; the same
+command continues it (finished pieces are kept).
 """
 
 from __future__ import annotations
@@ -65,14 +68,15 @@ COMPARISONS = (("6.1 A2C: naive vs proper entropy return", ("a2c_naive", "a2c_so
                ("6.2 DQN vs soft DQN", ("dqn", "soft_dqn")),
                ("6.3 soft Q-learning as PG vs entropy-regularised PG", ("a2c_soft", "soft_dqn_pg")))
 SCALES = ("cpu", "gpu", "paper")
-DEFAULTS = {"out": "runs/pg_soft_q", "scale": "cpu", "tasks": "breakout,space_invaders", "algos": ",".join(ALGOS),
+DEFAULTS = {"out": "runs/pg_soft_q", "scale": "cpu", "tasks": "breakout", "algos": ",".join(ALGOS),
             "seeds": "4", "q_steps": "", "q_eval_every": "", "pg_steps": "", "pg_eval_every": "", "progress": "true",
             "budget_s": "0", "train": "true"}
 FAMILY = {"dqn": "q", "soft_dqn": "q", "a2c_naive": "pg", "a2c_soft": "pg", "soft_dqn_pg": "pg"}
 # The cpu scale: env steps per seed and per run, and what the DQNs' schedules must shrink to fit them.
-CPU_STEPS = {"q_steps": 100_000, "q_eval_every": 10_000, "pg_steps": 400_000, "pg_eval_every": 40_000}
-CPU_OVERRIDES = {"dqn": {"warmup_steps": 2000, "eps_decay": 20_000, "eval_episodes": 8},
-                 "soft_dqn": {"warmup_steps": 2000, "eps_decay": 20_000, "eval_episodes": 8},
+CPU_STEPS = {"q_steps": 60_000, "q_eval_every": 6_000, "pg_steps": 160_000, "pg_eval_every": 16_000}
+CPU_OVERRIDES = {"dqn": {"num_envs": 4, "warmup_steps": 2000, "eps_decay": 12_500, "target_every": 250, "eval_episodes": 8},
+                 "soft_dqn": {"num_envs": 4, "warmup_steps": 2000, "eps_decay": 12_500, "target_every": 250,
+                              "eval_episodes": 8},
                  "a2c_naive": {"eval_episodes": 8}, "a2c_soft": {"eval_episodes": 8}, "soft_dqn_pg": {"eval_episodes": 8}}
 GPU_STEPS = {"q_steps": 250_000, "q_eval_every": 25_000, "pg_steps": 2_500_000, "pg_eval_every": 250_000}
 GPU_OVERRIDES = {"dqn": {"num_envs": 4, "eps_decay": 25_000, "target_every": 250},
@@ -237,7 +241,10 @@ def plot(pieces: list, o: dict, path: Path) -> None:
                 ax.set_ylabel(title.split(" ", 1)[0] + " eval return")
             if i == len(rows) - 1:
                 ax.set_xlabel("env steps per seed")
-            ax.legend(fontsize=7, loc="upper left")
+            if ax.lines:
+                ax.legend(fontsize=7, loc="upper left")
+            else:
+                ax.text(0.5, 0.5, "not run", ha="center", va="center", transform=ax.transAxes, color="0.5")
             ax.grid(alpha=0.3)
     fig.suptitle("Schulman et al. 2017, Sec. 6\n(mean over seeds, 95% bootstrap band)", fontsize=9)
     fig.tight_layout()
@@ -254,7 +261,7 @@ def main(argv=None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    from softrl_jax import report, runner
+    from softrl_jax import checkpoint, report, runner
     from softrl_jax.io.runstore import write_json
 
     out = Path(o["out"])
@@ -280,7 +287,12 @@ def main(argv=None) -> int:
         print(f"[{i + 1}/{len(pieces)}] {algo} on {task} ({rc.loop.env}, preset {rc.preset}, {rc.loop.seeds} seeds, "
               f"{rc.loop.total_steps:,} steps)", flush=True)
         t = time.perf_counter()
-        runner.run([runner.Point(rc)], description=f"{algo} {task}")
+        try:
+            runner.run([runner.Point(rc)], description=f"{algo} {task}")
+        except checkpoint.Stopped as e:  # SIGTERM / SIGINT: the piece checkpointed; the same command continues
+            write()
+            print(f"{e}; checkpoint written. Run the same command to continue.", file=sys.stderr)
+            return e.exit_code
         seconds[(algo, task)] = time.perf_counter() - t
         write()
     summary = write()
