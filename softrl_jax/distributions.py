@@ -4,10 +4,13 @@ Log-probabilities are always computed from the PRE-squash sample `u`, never by i
 `log pi(a) = log N(u; loc, scale) - sum log|d tanh(u)/du|`, with the stable form
 `log(1 - tanh(u)^2) = 2 * (log 2 - u - softplus(-2u))` (as distrax.Tanh computes it).
 
-Plain jax.numpy, no distrax: distrax 0.1.9 imports TensorFlow Probability 0.25, whose jax substrate
-fails to import on jax 0.11 (`jax.interpreters.xla.pytype_aval_mappings` is gone), which stopped the
-GPU suite on the GPU machines' jax 0.11.2. The formulas are distrax's MultivariateNormalDiag's:
-samples `loc + scale * eps` with `eps = jax.random.normal(key, (n, A))`, the same draws as distrax.
+distrax where it imports (the pinned jax 0.10 stack), else plain jax.numpy: distrax 0.1.9 imports
+TensorFlow Probability 0.25, whose jax substrate fails on jax 0.11 (`jax.interpreters.xla.
+pytype_aval_mappings` is gone), which stopped the GPU suite on the GPU machines' jax 0.11.2. The
+fallback computes distrax's MultivariateNormalDiag formulas: the same samples `loc + scale * eps`,
+`eps = jax.random.normal(key, (n, A))`, and log-probabilities equal to float32 rounding. Rounding
+matters: vmapped sweep points equal points run alone to 1e-4 only with one and the same op order
+(tests/test_sweep.py), so the pinned stack keeps distrax's.
 """
 
 from __future__ import annotations
@@ -18,11 +21,18 @@ import chex
 import jax
 import jax.numpy as jnp
 
+try:
+    import distrax
+except Exception:  # noqa: BLE001 -- on jax >= 0.11 TFP's import fails with AttributeError
+    distrax = None
+
 POLICY_KINDS = ("tanh_gaussian", "gaussian")
 
 
 def tanh_log_det_jacobian(u: chex.Array) -> chex.Array:
     """[..., A] -> [...]: `sum_k log|d tanh(u_k)/du_k|`, stable for large |u|."""
+    if distrax is not None:
+        return jnp.sum(distrax.Tanh().forward_log_det_jacobian(u), axis=-1)
     return jnp.sum(2.0 * (jnp.log(2.0) - u - jax.nn.softplus(-2.0 * u)), axis=-1)
 
 
@@ -38,13 +48,18 @@ class PolicyDist(NamedTuple):
 
     def sample_raw(self, key: chex.PRNGKey, n: int) -> chex.Array:
         """[n, A] pre-squash samples, reparameterised (`loc + scale * eps`)."""
+        if distrax is not None:
+            return distrax.MultivariateNormalDiag(self.loc, self.scale).sample(seed=key, sample_shape=(n,))
         eps = jax.random.normal(key, (n,) + jnp.shape(self.loc), jnp.result_type(self.loc))
         return self.loc + self.scale * eps
 
     def log_prob_raw(self, u: chex.Array) -> chex.Array:
         """[..., A] -> [...]: log-density of the squashed action `action(u)` at pre-squash `u`."""
-        z = (u - self.loc) / self.scale
-        log_p = jnp.sum(-0.5 * jnp.square(z) - 0.5 * jnp.log(2.0 * jnp.pi) - jnp.log(self.scale), axis=-1)
+        if distrax is not None:
+            log_p = distrax.MultivariateNormalDiag(self.loc, self.scale).log_prob(u)
+        else:
+            z = (u - self.loc) / self.scale
+            log_p = jnp.sum(-0.5 * jnp.square(z) - 0.5 * jnp.log(2.0 * jnp.pi) - jnp.log(self.scale), axis=-1)
         if self.squash:
             log_p = log_p - tanh_log_det_jacobian(u)
         return log_p

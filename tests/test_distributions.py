@@ -58,3 +58,24 @@ def test_sample_shapes_and_mode():
 def test_unknown_kind():
     with pytest.raises(ValueError, match="valid choices: tanh_gaussian, gaussian"):
         make_policy_dist(jnp.zeros(1), jnp.ones(1), "beta")
+
+
+def test_jax_numpy_fallback_equals_distrax(monkeypatch):
+    """The fallback for jax >= 0.11 (where distrax's TFP does not import) draws the same samples and
+    gives the same log-probabilities and tanh log-det as distrax."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from softrl_jax import distributions as D
+
+    loc = jax.random.normal(jax.random.PRNGKey(3), (6,))
+    scale = jnp.exp(jax.random.normal(jax.random.PRNGKey(4), (6,)))
+    with_distrax = D.PolicyDist(loc, scale, True)
+    u = with_distrax.sample_raw(jax.random.PRNGKey(7), 5)
+    ref_logp, ref_ldj = with_distrax.log_prob_raw(u), D.tanh_log_det_jacobian(u)
+    monkeypatch.setattr(D, "distrax", None)
+    plain = D.PolicyDist(loc, scale, True)
+    np.testing.assert_array_equal(plain.sample_raw(jax.random.PRNGKey(7), 5), u)
+    np.testing.assert_allclose(plain.log_prob_raw(u), ref_logp, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(D.tanh_log_det_jacobian(u), ref_ldj, rtol=1e-5, atol=1e-5)
