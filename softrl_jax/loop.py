@@ -83,16 +83,21 @@ CARRY_AXES = Carry(0, 0, 0, 0, 0, 0, 0, 0, None, None)
 def make_agent(algorithm, cfg, obs_size: int, action_size: int, spec: envs.EnvSpec | None = None) -> Agent:
     """Bind an algorithm module's pure `init`, `act`, `act_eval`, `update` to its config and sizes.
 
-    A discrete-action module (`DISCRETE = True`) is initialised as `init(cfg, key, spec)` with the
-    environment's `EnvSpec` (its network needs `num_actions` and `obs_shape`); `spec` is required then."""
+    A discrete-action module (`DISCRETE = True`) takes the environment's `EnvSpec` (its network needs
+    `num_actions` and `obs_shape`) after `cfg` in every function, as the on-policy modules do:
+    `init(cfg, spec, key)`, `act(cfg, spec, state, obs, noise, key)`, `act_eval(cfg, spec, state, obs)`,
+    `update(cfg, spec, state, batch, key)`; `spec` is required then."""
     if getattr(algorithm, "DISCRETE", False):
         if spec is None:
             raise ValueError(f"{algorithm.__name__} has discrete actions: make_agent needs the EnvSpec")
-        init = lambda key: algorithm.init(cfg, key, spec)  # noqa: E731
-    else:
-        init = lambda key: algorithm.init(cfg, key, obs_size, action_size)  # noqa: E731
+        return Agent(
+            init=lambda key: algorithm.init(cfg, spec, key),
+            act=lambda state, obs, noise, key: algorithm.act(cfg, spec, state, obs, noise, key),
+            act_eval=lambda state, obs: algorithm.act_eval(cfg, spec, state, obs),
+            update=lambda state, batch, key: algorithm.update(cfg, spec, state, batch, key),
+        )
     return Agent(
-        init=init,
+        init=lambda key: algorithm.init(cfg, key, obs_size, action_size),
         act=lambda state, obs, noise, key: algorithm.act(cfg, state, obs, noise, key),
         act_eval=lambda state, obs: algorithm.act_eval(cfg, state, obs),
         update=lambda state, batch, key: algorithm.update(cfg, state, batch, key),

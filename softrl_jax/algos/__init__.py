@@ -1,7 +1,8 @@
 """Algorithms by name. Each module declares `Config`, `PRESETS`, `TASK_DEFAULTS`, pure `init` and
 `update`, `act` and `act_eval`; `loop.make_agent(module, cfg, obs_size, action_size, spec)` binds them.
-Discrete-action modules declare `DISCRETE = True` (their `init` takes the EnvSpec) and may declare
-`window(cfg) -> n` to learn from n-step windows of the replay."""
+Discrete-action modules declare `DISCRETE = True` (every function takes the EnvSpec after `cfg`) and
+may declare `window(cfg) -> n` to learn from n-step windows of the replay; on-policy modules declare
+`ON_POLICY = True` (softrl_jax/onpolicy.py)."""
 
 from __future__ import annotations
 

@@ -33,14 +33,13 @@ soft).
 Actions are one index per step, stored as a float array [1] (envs.core.Env). `init` and `update` are
 pure and importable:
 
-    state = qlearn.init(cfg, key, spec)          # spec: envs.EnvSpec (num_actions, obs_shape)
-    state, metrics = qlearn.update(cfg, state, batch, key)   # batch: Transition [B] or Window [B]
+    state = qlearn.init(cfg, spec, key)          # spec: envs.EnvSpec (num_actions, obs_shape)
+    state, metrics = qlearn.update(cfg, spec, state, batch, key)   # batch: Transition [B] or Window [B]
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any, NamedTuple
 
 import chex
@@ -124,23 +123,9 @@ def q_network(cfg: Config, num_actions: int, obs_shape: tuple = ()) -> DiscreteH
     return DiscreteHeads(tuple(cfg.hidden), (num_actions,), tuple(obs_shape))
 
 
-def _shapes(params, obs_size: int) -> tuple[int, tuple]:
-    """(num_actions, obs_shape) of a Q-network's parameters: the head's width, and for a network with
-    a convolution the square image (side, side, C) of `obs_size` values (MinAtar's 10 x 10 x C)."""
-    p = params["params"]
-    num_actions = p["Dense_0"]["bias"].shape[-1]
-    torso = p["DiscreteTorso_0"]
-    if "Conv_0" not in torso:
-        return num_actions, ()
-    channels = torso["Conv_0"]["kernel"].shape[-2]
-    side = math.isqrt(obs_size // channels)
-    return num_actions, (side, side, channels)
-
-
-def q_values(cfg: Config, params, obs: chex.Array) -> chex.Array:
+def q_values(cfg: Config, spec: EnvSpec, params, obs: chex.Array) -> chex.Array:
     """Q(s, .): obs [..., O] -> [..., num_actions]."""
-    num_actions, obs_shape = _shapes(params, obs.shape[-1])
-    return q_network(cfg, num_actions, obs_shape).apply(params, obs)[0]
+    return q_network(cfg, spec.num_actions, spec.obs_shape).apply(params, obs)[0]
 
 
 def optimizer(cfg: Config) -> optax.GradientTransformation:
@@ -151,7 +136,7 @@ def optimizer(cfg: Config) -> optax.GradientTransformation:
                          momentum=cfg.rms_momentum or None)
 
 
-def init(cfg: Config, key: chex.PRNGKey, spec: EnvSpec) -> State:
+def init(cfg: Config, spec: EnvSpec, key: chex.PRNGKey) -> State:
     if spec.num_actions < 1:
         raise ValueError(f"{spec.name} has continuous actions; Q-learning needs discrete ones")
     params = q_network(cfg, spec.num_actions, spec.obs_shape).init(key, jnp.zeros((spec.obs_size,)))
@@ -182,18 +167,18 @@ def step_penalty(cfg: Config, q: chex.Array) -> chex.Array:
     return cfg.tau * ops.kl_to_prior(ops.boltzmann_log_policy(q, cfg.tau, log_prior), log_prior)
 
 
-def transition_target(cfg: Config, target_params, tr: Transition) -> chex.Array:
+def transition_target(cfg: Config, spec: EnvSpec, target_params, tr: Transition) -> chex.Array:
     """One-step target for ONE transition (eq. 81 / eqs. 82-83)."""
-    q_next = q_values(cfg, target_params, tr.next_obs)
+    q_next = q_values(cfg, spec, target_params, tr.next_obs)
     discount = cfg.gamma * (1.0 - tr.terminated)
     if is_soft(cfg):
         return ops.soft_dqn_target(tr.reward, discount, q_next, cfg.tau, _log_prior(cfg, q_next.shape[-1]))
     return ops.dqn_target(tr.reward, discount, q_next)
 
 
-def window_target(cfg: Config, target_params, w: Window) -> chex.Array:
+def window_target(cfg: Config, spec: EnvSpec, target_params, w: Window) -> chex.Array:
     """n-step target for ONE window (obs [n + 1, O]): eq. 46 (soft) or the n-step Q-learning return."""
-    q = q_values(cfg, target_params, w.obs)  # [n + 1, A]
+    q = q_values(cfg, spec, target_params, w.obs)  # [n + 1, A]
     v = jax.vmap(lambda x: state_value(cfg, x))(q)  # [n + 1]
     penalty = jax.vmap(lambda x: step_penalty(cfg, x))(q[:-1])  # [n]
     discount = cfg.gamma * (1.0 - w.terminated)
@@ -202,10 +187,10 @@ def window_target(cfg: Config, target_params, w: Window) -> chex.Array:
     return ops.entropy_regularised_returns(w.reward, discount, v[1:], w.cut, penalty)[0]
 
 
-def targets(cfg: Config, target_params, batch) -> chex.Array:
+def targets(cfg: Config, spec: EnvSpec, target_params, batch) -> chex.Array:
     """[B] targets of a Transition or Window batch, without gradient."""
     one = window_target if isinstance(batch, Window) else transition_target
-    return jax.lax.stop_gradient(jax.vmap(lambda b: one(cfg, target_params, b))(batch))
+    return jax.lax.stop_gradient(jax.vmap(lambda b: one(cfg, spec, target_params, b))(batch))
 
 
 def first_step(batch) -> tuple[chex.Array, chex.Array]:
@@ -215,11 +200,11 @@ def first_step(batch) -> tuple[chex.Array, chex.Array]:
     return obs, jnp.round(action[..., 0]).astype(jnp.int32)
 
 
-def loss_fn(cfg: Config, params, target_params, batch) -> tuple:
+def loss_fn(cfg: Config, spec: EnvSpec, params, target_params, batch) -> tuple:
     """Mean TD loss of Q(s_t, a_t) against the target network's `targets`."""
-    y = targets(cfg, target_params, batch)
+    y = targets(cfg, spec, target_params, batch)
     obs, action = first_step(batch)
-    q_sa = jnp.take_along_axis(q_values(cfg, params, obs), action[:, None], axis=-1)[:, 0]
+    q_sa = jnp.take_along_axis(q_values(cfg, spec, params, obs), action[:, None], axis=-1)[:, 0]
     td = q_sa - y
     per = optax.huber_loss(td, delta=1.0) if cfg.loss == "huber" else 0.5 * jnp.square(td)
     loss = jnp.mean(per)
@@ -235,11 +220,11 @@ def epsilon(cfg: Config, updates: chex.Array) -> chex.Array:
     return cfg.eps_start + frac * (cfg.eps_end - cfg.eps_start)
 
 
-def update(cfg: Config, state: State, batch, key: chex.PRNGKey) -> tuple[State, dict]:
+def update(cfg: Config, spec: EnvSpec, state: State, batch, key: chex.PRNGKey) -> tuple[State, dict]:
     """One gradient step on the TD loss; the target network becomes a copy of the updated online
     network when this is update number k * target_every."""
     del key
-    (_, metrics), grads = jax.value_and_grad(lambda p: loss_fn(cfg, p, state.target_params, batch),
+    (_, metrics), grads = jax.value_and_grad(lambda p: loss_fn(cfg, spec, p, state.target_params, batch),
                                              has_aux=True)(state.params)
     upd, opt_state = optimizer(cfg).update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, upd)
@@ -250,15 +235,15 @@ def update(cfg: Config, state: State, batch, key: chex.PRNGKey) -> tuple[State, 
     return State(params, target, opt_state, updates), metrics
 
 
-def act(cfg: Config, state: State, obs: chex.Array, noise: chex.Array, key: chex.PRNGKey) -> tuple:
+def act(cfg: Config, spec: EnvSpec, state: State, obs: chex.Array, noise: chex.Array, key: chex.PRNGKey) -> tuple:
     """Epsilon-greedy action index as a float [1]; `noise` passes through."""
     explore_key, action_key = jax.random.split(key)
-    q = q_values(cfg, state.params, obs)
+    q = q_values(cfg, spec, state.params, obs)
     random = jax.random.randint(action_key, (), 0, q.shape[-1])
     explore = jax.random.uniform(explore_key) < epsilon(cfg, state.updates)
     return jnp.where(explore, random, jnp.argmax(q)).astype(jnp.float32)[None], noise
 
 
-def act_eval(cfg: Config, state: State, obs: chex.Array) -> chex.Array:
+def act_eval(cfg: Config, spec: EnvSpec, state: State, obs: chex.Array) -> chex.Array:
     """Greedy action index as a float [1]."""
-    return jnp.argmax(q_values(cfg, state.params, obs)).astype(jnp.float32)[None]
+    return jnp.argmax(q_values(cfg, spec, state.params, obs)).astype(jnp.float32)[None]
