@@ -119,6 +119,8 @@ def plan(argv) -> tuple[dict, list]:
     for k in CPU_STEPS:
         if o[k]:
             steps[k] = parse_value(k, o[k], int)
+            if steps[k] < 1:
+                raise ConfigError(f"--{k}={steps[k]} is out of range; must be >= 1")
     seeds = parse_value("seeds", o["seeds"], int)
     o["budget_s"] = parse_value("budget_s", o["budget_s"], float)
     if o["budget_s"] < 0:

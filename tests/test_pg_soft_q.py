@@ -27,6 +27,8 @@ def _module():
     (["--scale=huge"], "--scale='huge' is not valid; valid choices: cpu, gpu, paper"),
     (["--seeds=two"], "--seeds='two' is not a valid int"),
     (["--budget_s=-1"], "--budget_s=-1.0 is out of range"),
+    (["--q_steps=0"], "--q_steps=0 is out of range; must be >= 1"),
+    (["--pg_eval_every=-4"], "--pg_eval_every=-4 is out of range; must be >= 1"),
     (["--frobnicate=1"], "unknown flag --frobnicate"),
     (["--tasks=cartpole", "--pg_eval_every=1000"], "--eval_every=1000 is not a multiple of --num_envs x --n_steps"),
     (["--tasks=cartpole", "--", "--lr=-1"], "--lr=-1.0 is out of range"),
