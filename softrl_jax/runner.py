@@ -55,6 +55,11 @@ class Result:
     init_s: float  # running init: environment resets and the warm-up transitions
     train_s: float  # running every chunk
     steady_env_steps_per_s: float  # all runs together, over the training chunks after the first
+    # the same chunks without their evaluations (each chunk's resets and training timed on their own)
+    steady_train_env_steps_per_s: float
+    eval_s: float  # running the evaluations (the steady chunks' and the first logged one's)
+    evaluations: int  # evaluations run (chunks logged)
+    compile_s_by_program: dict  # seconds from tracing to a compiled program: chunk, eval, resets, init
     ready_unix: float  # time.time() when the first chunk could start (compiled, initialised)
     devices: int  # devices the runs were laid out on
     padded: int  # padding elements added to fill the devices
@@ -250,12 +255,22 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
         # compiles once and on its own. Two worker threads compile them, the longest (the chunk)
         # first, while this thread traces the next (XLA releases the GIL). Measured on 2 cores for MJX
         # IDP: 26.6 s with two workers, 27.9 s with one, 30.7 s with four (they thrash).
+        by_program: dict[str, float] = {}
+
+        def timed_compile(name: str, lowered, started: float):
+            compiled = compile_lowered(lowered, options)
+            by_program[name] = time.perf_counter() - started  # from the start of its tracing
+            return compiled
+
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             carry_shape = jax.eval_shape(vinit, keys, hparams)
             starts_shape = jax.eval_shape(vresets, carry_shape)
-            futures = [pool.submit(compile_lowered, f.lower(*args), options) for f, args in (
-                (vchunk, (carry_shape, hparams, starts_shape)), (veval, (carry_shape, hparams, starts_shape)),
-                (vresets, (carry_shape,)), (vinit, (keys, hparams)))]
+            futures = []
+            for name, f, args in (("chunk", vchunk, (carry_shape, hparams, starts_shape)),
+                                  ("eval", veval, (carry_shape, hparams, starts_shape)),
+                                  ("resets", vresets, (carry_shape,)), ("init", vinit, (keys, hparams))):
+                started = time.perf_counter()
+                futures.append(pool.submit(timed_compile, name, f.lower(*args), started))
             chunk_c, eval_c, resets_c, init_c = (f.result() for f in futures)
         compile_s = time.perf_counter() - t0
 
@@ -310,6 +325,7 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
 
         first_logged = next(c for c in range(trainer.n_chunks) if trainer.logged(c))
         prev_step, t_train, steady_steps, steady_s = host.get("prev_step", 0), time.perf_counter(), 0, 0.0
+        steady_train_s, eval_s, evaluations = 0.0, 0.0, 0
         last_save, sps = time.perf_counter(), 0.0
         for c in range(start, trainer.n_chunks):
             if stop.signum is not None:
@@ -318,7 +334,10 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
             starts = resets_c(carry)
             carry, metrics = chunk_c(carry, hparams, starts)
             if trainer.logged(c):  # warm-up-only chunks are not evaluated
-                metrics["eval_return"] = eval_c(carry, hparams, starts)
+                jax.block_until_ready(metrics)  # the evaluation needs the chunk's carry: no overlap is lost
+                dt_train = time.perf_counter() - t
+                metrics["eval_return"] = jax.block_until_ready(eval_c(carry, hparams, starts))
+                eval_s, evaluations = eval_s + time.perf_counter() - t - dt_train, evaluations + 1
             metrics = _to_host(metrics)
             dt = time.perf_counter() - t
             metrics = {k: v[:n].reshape(n_points, seeds) for k, v in metrics.items()}
@@ -326,6 +345,7 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
             sps = (step - prev_step) * n / dt
             if c > first_logged:  # steady: training chunks after the first (warm-up chunks do no update)
                 steady_steps, steady_s = steady_steps + (step - prev_step) * n, steady_s + dt
+                steady_train_s += dt_train
             prev_step = step
             if not trainer.logged(c):
                 bar.update(step, f"warm-up  {sps:8.0f} steps/s")
@@ -357,7 +377,9 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
 
     buffer_bytes = sum(math.prod(x.shape[1:]) * x.dtype.itemsize for x in jax.tree.leaves(carry_shape.buffer))
     result = Result(records, compile_s, init_s, train_s,
-                    steady_env_steps_per_s=steady_steps / steady_s if steady_s else sps, ready_unix=ready_unix,
+                    steady_env_steps_per_s=steady_steps / steady_s if steady_s else sps,
+                    steady_train_env_steps_per_s=steady_steps / steady_train_s if steady_train_s else float("nan"),
+                    eval_s=eval_s, evaluations=evaluations, compile_s_by_program=by_program, ready_unix=ready_unix,
                     devices=len(devices), padded=total - n, buffer_bytes_per_run=buffer_bytes, writer=writer)
     if writer:
         for i, p in enumerate(points):
@@ -422,7 +444,10 @@ def write_summary(rc: RunConfig, records: list[dict], result: Result) -> None:
         "algo": rc.algo, "env": rc.loop.env, "preset": rc.preset, "seeds": rc.loop.seeds,
         "total_steps": last, "final_eval_return": final,
         "compile_s": result.compile_s, "init_s": result.init_s, "train_s": result.train_s,
-        "steady_env_steps_per_s": result.steady_env_steps_per_s, "devices": result.devices,
+        "steady_env_steps_per_s": result.steady_env_steps_per_s,
+        "steady_train_env_steps_per_s": result.steady_train_env_steps_per_s,
+        "eval_s": result.eval_s, "evaluations": result.evaluations,
+        "compile_s_by_program": result.compile_s_by_program, "devices": result.devices,
         "padded": result.padded, "replay_mib_per_seed": result.buffer_bytes_per_run / 2**20,
         "ready_unix": result.ready_unix,
     }

@@ -33,6 +33,37 @@ from importlib.metadata import version
 from peer_common import write_result
 
 
+# Behaviour of Brax's SAC trainer that no flag of this script sets, against softrl_jax's SAC (printed
+# by make bench-peers before it runs anything).
+UNMATCHED = [
+    "Target entropy is -0.5 * action_size (hard-coded in Brax) instead of -action_size.",
+    "The policy scale is softplus(raw) + 0.001 (Brax's NormalTanhDistribution) instead of exp(log_std) "
+    "with log_std squashed into [-5, 2] by tanh.",
+    "Time-limit truncations are dropped from the critic loss (their error is multiplied by "
+    "1 - truncation) instead of bootstrapped; termination (the pole falling) gives discount 0 in both.",
+    "Training envs auto-reset to the SAME initial state they were first reset to (AutoResetWrapper keeps "
+    "first_pipeline_state), so training sees only num_envs distinct initial states; softrl_jax restarts "
+    "every episode from a random state of a pool of fresh resets drawn every chunk (--autoreset=pool). "
+    "Evaluation episodes get fresh resets in both.",
+    "Prefill (min_replay_size, rounded up to a multiple of num_envs) is collected by the initial "
+    "stochastic policy, not by uniform random actions.",
+    "Each update does temperature, then critic, then actor; critic and actor both use the temperature "
+    "from before the step, and the actor uses the critic from before the step (softrl_jax: critic, then "
+    "actor against the updated critic, then temperature).",
+    "The temperature loss is alpha * (-log_pi - target_entropy) (gradient w.r.t. log_alpha scaled by "
+    "alpha), with its own freshly sampled actions, instead of -log_alpha * (log_pi + target_entropy) on "
+    "the actor step's actions.",
+    "Critic loss is 0.5 * mean over batch AND critics of the squared error (softrl_jax: squared error, "
+    "summed over critics); under Adam this mostly changes the effective epsilon.",
+    "Kernels are initialised lecun_uniform (Brax default) instead of flax's lecun_normal.",
+    "One seed per process (Brax's trainer is not vmappable over seeds); softrl_jax vmaps seeds.",
+    "Evaluations run before training and after each of max(num_evals - 1, 1) epochs; every evaluation "
+    "unrolls num_eval_envs x episode_length steps even when episodes end early.",
+    "Replay buffer capacity max_replay_size is a FIFO queue sampled uniformly with replacement; the "
+    "replay sample is drawn once per env step for all grad_updates_per_step updates.",
+]
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -221,6 +252,12 @@ def main(argv=None) -> dict:
         "wall_s": round(wall_s, 3),
         "steady_env_steps_per_s": round(env_steps / wall_s, 1),
         "steady_env_steps_per_s_excl_eval": round(steady_excl_eval, 1),
+        # make bench-peers' clock (softrl_jax/bench_peers.py): steady training, evaluation and compile excluded
+        "steady_train_env_steps_per_s": round(steady_excl_eval, 1),
+        "train_compile_s": round(epoch_compile_s, 3),
+        "all_compile_s": round(compile_s + eval_compile_s + clock.total("setup"), 3),
+        "evaluations": len(evals),
+        "eval_s_each_mean": round(eval_s / max(len(evals), 1), 3),
         "final_return": [final["eval/episode_reward"]],
         "total_s": round(total_s, 3),
         "import_and_env_s": round(import_s, 3),
@@ -284,33 +321,7 @@ def main(argv=None) -> dict:
         "policy_scale": "softplus(raw) + 0.001",
         "deterministic_eval": True,
     }
-    result["unmatched"] = [
-        "Target entropy is -0.5 * action_size (hard-coded in Brax) instead of -action_size.",
-        "The policy scale is softplus(raw) + 0.001 (Brax's NormalTanhDistribution) instead of exp(log_std) "
-        "with log_std squashed into [-5, 2] by tanh.",
-        "Time-limit truncations are dropped from the critic loss (their error is multiplied by "
-        "1 - truncation) instead of bootstrapped; termination (the pole falling) gives discount 0 in both.",
-        "Training envs auto-reset to the SAME initial state they were first reset to (AutoResetWrapper keeps "
-        "first_pipeline_state), so training sees only num_envs distinct initial states; softrl_jax restarts "
-        "every episode from a random state of a pool of fresh resets drawn every chunk (--autoreset=pool). "
-        "Evaluation episodes get fresh resets in both.",
-        "Prefill (min_replay_size, rounded up to a multiple of num_envs) is collected by the initial "
-        "stochastic policy, not by uniform random actions.",
-        "Each update does temperature, then critic, then actor; critic and actor both use the temperature "
-        "from before the step, and the actor uses the critic from before the step (softrl_jax: critic, then "
-        "actor against the updated critic, then temperature).",
-        "The temperature loss is alpha * (-log_pi - target_entropy) (gradient w.r.t. log_alpha scaled by "
-        "alpha), with its own freshly sampled actions, instead of -log_alpha * (log_pi + target_entropy) on "
-        "the actor step's actions.",
-        "Critic loss is 0.5 * mean over batch AND critics of the squared error (softrl_jax: squared error, "
-        "summed over critics); under Adam this mostly changes the effective epsilon.",
-        "Kernels are initialised lecun_uniform (Brax default) instead of flax's lecun_normal.",
-        "One seed per process (Brax's trainer is not vmappable over seeds); softrl_jax vmaps seeds.",
-        "Evaluations run before training and after each of max(num_evals - 1, 1) epochs; every evaluation "
-        "unrolls num_eval_envs x episode_length steps even when episodes end early.",
-        "Replay buffer capacity max_replay_size is a FIFO queue sampled uniformly with replacement; the "
-        "replay sample is drawn once per env step for all grad_updates_per_step updates.",
-    ]
+    result["unmatched"] = UNMATCHED
     return write_result(result, args.json)
 
 

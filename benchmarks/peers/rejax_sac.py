@@ -28,6 +28,30 @@ from importlib.metadata import version
 from peer_common import write_result
 
 
+# Behaviour of rejax's SAC that no flag of this script sets, against softrl_jax's SAC (printed by
+# make bench-peers before it runs anything).
+UNMATCHED = [
+    "rejax treats the time limit as terminal: gymnax's done includes the 200-step truncation of "
+    "Pendulum (its only episode end) and rejax's target uses gamma * (1 - done), so the last transition "
+    "of every episode is not bootstrapped (softrl_jax bootstraps truncations).",
+    "Warmup transitions are collected by the initial (untrained) stochastic policy, not by uniform "
+    "random actions; updates start once more than warmup_steps transitions are stored, as in softrl_jax.",
+    "log_std is hard-clipped to [-10, 2] (rejax hard-codes it) instead of squashed into [-5, 2] by tanh.",
+    "Each update does actor, then critic, then temperature: the actor step uses the critic from before "
+    "the step and the critic target samples a' from the freshly updated actor (softrl_jax: critic, then "
+    "actor against the updated critic, then temperature).",
+    "The temperature loss is -alpha * (log_pi + target_entropy) (gradient w.r.t. log_alpha scaled by "
+    "alpha) instead of -log_alpha * (log_pi + target_entropy).",
+    "Critic loss is 0.5 * squared error summed over the two critics (softrl_jax: squared error without "
+    "the 0.5); under Adam this only changes the effective epsilon.",
+    "One learning rate (3e-4) and one optimiser chain for actor, critic and temperature; matches the "
+    "values of the modern preset but cannot be set separately.",
+    "Replay minibatches are drawn without replacement with jax.random.choice(p=...) over the whole "
+    "buffer capacity, an O(buffer_size) operation per update (softrl_jax samples uniform indices with "
+    "replacement).",
+]
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -50,6 +74,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--tau", type=float, default=0.005, help="Polyak rate; rejax polyak = 1 - tau")
     p.add_argument("--measure_eval", type=int, default=1, choices=(0, 1),
                    help="also time the evaluation alone to report steps/s without it")
+    p.add_argument("--steady", type=int, default=0, choices=(0, 1),
+                   help="also run half the steps, to measure steady training throughput from the difference "
+                        "(implies --measure_eval=1)")
     args = p.parse_args(argv)
     for name in ("seeds", "total_steps", "warmup_steps", "buffer_size", "eval_every", "eval_episodes",
                  "num_envs", "updates_per_step", "batch_size"):
@@ -57,7 +84,16 @@ def parse_args(argv=None) -> argparse.Namespace:
             p.error(f"--{name} must be >= 1")
     if args.warmup_steps >= args.total_steps:
         p.error("--warmup_steps must be < --total_steps")
+    if args.steady:
+        args.measure_eval = 1
+        if args.warmup_steps >= half_steps(args):
+            p.error("--steady=1 also runs half the steps, which must exceed --warmup_steps")
     return args
+
+
+def half_steps(args) -> int:
+    """The shorter run of --steady: half of --total_steps, in whole evaluation periods."""
+    return max(1, args.total_steps // 2 // args.eval_every) * args.eval_every
 
 
 def deterministic_eval_callback(episodes: int):
@@ -91,39 +127,43 @@ def main(argv=None) -> dict:
         sys.exit(f"rejax_sac.py: {e}; run benchmarks/peers/setup.sh rejax and use .venv-peers/rejax/bin/python")
 
     hidden = tuple(int(h) for h in args.hidden.split(","))
-    n_evals = math.ceil(args.total_steps / args.eval_every)
-    iters_per_eval = math.ceil(args.eval_every / args.num_envs)
-    steps_per_seed = n_evals * iters_per_eval * args.num_envs  # what rejax's train actually runs
-
-    algo = SAC.create(
-        env=args.env,
-        total_timesteps=args.total_steps,
-        eval_freq=args.eval_every,
-        skip_initial_evaluation=True,
-        num_envs=args.num_envs,
-        fill_buffer=args.warmup_steps,
-        buffer_size=args.buffer_size,
-        batch_size=args.batch_size,
-        num_epochs=args.updates_per_step,
-        learning_rate=args.lr,
-        gamma=args.gamma,
-        polyak=1.0 - args.tau,
-        target_update_freq=1,
-        hidden_layer_sizes=hidden,
-        agent_kwargs={"activation": "relu"},
-        normalize_observations=False,
-        normalize_rewards=False,
-    )
-    algo = algo.replace(eval_callback=deterministic_eval_callback(args.eval_episodes))
     keys = jnp.stack([jax.random.PRNGKey(args.seed + i) for i in range(args.seeds)])
 
-    t = time.perf_counter()
-    train = jax.jit(jax.vmap(algo.train)).lower(keys).compile()
-    compile_s = time.perf_counter() - t
+    def build(total_steps):
+        algo = SAC.create(
+            env=args.env,
+            total_timesteps=total_steps,
+            eval_freq=args.eval_every,
+            skip_initial_evaluation=True,
+            num_envs=args.num_envs,
+            fill_buffer=args.warmup_steps,
+            buffer_size=args.buffer_size,
+            batch_size=args.batch_size,
+            num_epochs=args.updates_per_step,
+            learning_rate=args.lr,
+            gamma=args.gamma,
+            polyak=1.0 - args.tau,
+            target_update_freq=1,
+            hidden_layer_sizes=hidden,
+            agent_kwargs={"activation": "relu"},
+            normalize_observations=False,
+            normalize_rewards=False,
+        )
+        return algo.replace(eval_callback=deterministic_eval_callback(args.eval_episodes))
 
-    t = time.perf_counter()
-    ts, (lengths, returns) = jax.block_until_ready(train(keys))
-    wall_s = time.perf_counter() - t
+    def run(total_steps):
+        """(algo, final train state, eval returns, compile_s, wall_s, steps per seed, evaluations)."""
+        algo = build(total_steps)
+        n_evals = math.ceil(total_steps / args.eval_every)
+        steps = n_evals * math.ceil(args.eval_every / args.num_envs) * args.num_envs  # what rejax runs
+        t = time.perf_counter()
+        train = jax.jit(jax.vmap(algo.train)).lower(keys).compile()
+        compile_s = time.perf_counter() - t
+        t = time.perf_counter()
+        ts, (lengths, returns) = jax.block_until_ready(train(keys))
+        return algo, ts, returns, compile_s, time.perf_counter() - t, steps, n_evals
+
+    algo, ts, returns, compile_s, wall_s, steps_per_seed, n_evals = run(args.total_steps)
     # returns: [seeds, n_evals, eval_episodes]
     eval_curve = jnp.mean(returns, axis=-1)  # [seeds, n_evals]
     final_return = [float(x) for x in eval_curve[:, -1]]
@@ -165,6 +205,22 @@ def main(argv=None) -> dict:
         result["eval_s_estimate"] = round(eval_s, 3)
         result["steady_env_steps_per_s_excl_eval"] = (
             round(total_env_steps / (wall_s - eval_s), 1) if wall_s > eval_s else None)
+        result["evaluations"] = n_evals
+        result["eval_s_each_mean"] = round(one_eval_s, 4)
+
+    if args.steady:
+        # make bench-peers' clock (softrl_jax/bench_peers.py): steady training, evaluation and compile
+        # excluded. The program holds warm-up, training and evaluations; a second run of half the steps
+        # has the same warm-up and fixed costs, so the extra steps over the extra time (each run's
+        # evaluations subtracted) is the training throughput after warm-up.
+        _, _, _, half_compile_s, half_wall_s, half_steps_per_seed, half_evals = run(half_steps(args))
+        extra_s = (wall_s - n_evals * one_eval_s) - (half_wall_s - half_evals * one_eval_s)
+        extra_steps = (steps_per_seed - half_steps_per_seed) * args.seeds
+        result["steady_train_env_steps_per_s"] = round(extra_steps / extra_s, 1) if extra_s > 0 else None
+        result["half_run"] = {"total_steps": half_steps_per_seed, "wall_s": round(half_wall_s, 3),
+                              "compile_s": round(half_compile_s, 3), "evaluations": half_evals}
+        result["train_compile_s"] = round(compile_s, 3)  # one program: training with its evaluations inside
+        result["all_compile_s"] = round(compile_s, 3)
 
     result["notes"] = (
         "compile_s: jax.jit(jax.vmap(algo.train)).lower(keys).compile(). wall_s: one call of the compiled "
@@ -202,26 +258,7 @@ def main(argv=None) -> dict:
         "eval_episodes": args.eval_episodes,
         "eval_policy": "deterministic (tanh of mean)",
     }
-    result["unmatched"] = [
-        "rejax treats the time limit as terminal: gymnax's done includes the 200-step truncation of "
-        "Pendulum (its only episode end) and rejax's target uses gamma * (1 - done), so the last transition "
-        "of every episode is not bootstrapped (softrl_jax bootstraps truncations).",
-        "Warmup transitions are collected by the initial (untrained) stochastic policy, not by uniform "
-        "random actions; updates start once more than warmup_steps transitions are stored, as in softrl_jax.",
-        "log_std is hard-clipped to [-10, 2] (rejax hard-codes it) instead of squashed into [-5, 2] by tanh.",
-        "Each update does actor, then critic, then temperature: the actor step uses the critic from before "
-        "the step and the critic target samples a' from the freshly updated actor (softrl_jax: critic, then "
-        "actor against the updated critic, then temperature).",
-        "The temperature loss is -alpha * (log_pi + target_entropy) (gradient w.r.t. log_alpha scaled by "
-        "alpha) instead of -log_alpha * (log_pi + target_entropy).",
-        "Critic loss is 0.5 * squared error summed over the two critics (softrl_jax: squared error without "
-        "the 0.5); under Adam this only changes the effective epsilon.",
-        "One learning rate (3e-4) and one optimiser chain for actor, critic and temperature; matches the "
-        "values of the modern preset but cannot be set separately.",
-        "Replay minibatches are drawn without replacement with jax.random.choice(p=...) over the whole "
-        "buffer capacity, an O(buffer_size) operation per update (softrl_jax samples uniform indices with "
-        "replacement).",
-    ]
+    result["unmatched"] = UNMATCHED
     return write_result(result, args.json)
 
 
