@@ -17,9 +17,13 @@ never interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
+import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -95,6 +99,63 @@ def checkpoint_dir(out: str | Path) -> Path:
     return Path(out).absolute() / "checkpoints"
 
 
+@contextlib.contextmanager
+def _drained_stderr(grace_s: float = 1.0):
+    """Run a restore attempt with file descriptor 2 captured. On success what it printed is passed on;
+    on failure the reads still in flight get `grace_s` to finish and their noise is dropped:
+    tensorstore's reader threads complete them after orbax has closed its event loop, and each
+    completion prints `RuntimeError: Event loop is closed` from a thread with no Python frame to catch
+    it in; the coroutines they belonged to report their read error again at exit (silenced through
+    sys.unraisablehook)."""
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        except Exception:
+            time.sleep(grace_s)
+            _quiet_failed_reads()
+            raise
+        else:
+            capture.seek(0)
+            os.write(saved, capture.read())
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _quiet_failed_reads() -> None:
+    """After a failed restore, drop what its abandoned array reads report later, when they are garbage
+    collected or at exit: the 'Exception ignored in <coroutine ...>' reports (sys.unraisablehook), the
+    'coroutine ... was never awaited' warnings and asyncio's 'exception was never retrieved' log
+    records. Reports of anything else pass as before."""
+    import logging
+    import warnings
+
+    previous = sys.unraisablehook
+    if getattr(previous, "_softrl_quiet", False):
+        return
+
+    def hook(unraisable):
+        if not _from_failed_read(f"{unraisable.exc_value!r} {unraisable.object!r}"):
+            previous(unraisable)
+
+    hook._softrl_quiet = True
+    sys.unraisablehook = hook
+    warnings.filterwarnings("ignore", message="coroutine '_read_array_index_and_device_put' was never awaited")
+    logging.getLogger("asyncio").addFilter(lambda record: not _from_failed_read(
+        f"{record.getMessage()} {record.exc_info[1] if record.exc_info else ''}"))
+
+
+def _from_failed_read(text: str) -> bool:
+    return any(m in text for m in ("_read_array_index_and_device_put", "Encountered error while reading array",
+                                   "is not compatible with the stored shape", "Event loop is closed"))
+
+
 class Manager:
     """The newest `KEEP` checkpoints of one program's carry, saved asynchronously and atomically."""
 
@@ -121,8 +182,9 @@ class Manager:
         """(carry laid out like `target`, host dict) of `step` (default the newest)."""
         ocp = self._ocp
         step = self.latest() if step is None else step
-        r = self.mgr.restore(step, args=ocp.args.Composite(carry=ocp.args.StandardRestore(_drop_empty(target)),
-                                                            host=ocp.args.JsonRestore()))
+        with _drained_stderr():
+            r = self.mgr.restore(step, args=ocp.args.Composite(carry=ocp.args.StandardRestore(_drop_empty(target)),
+                                                                host=ocp.args.JsonRestore()))
         return _restore_empty(target, r["carry"]), dict(r["host"])
 
     def wait(self) -> None:

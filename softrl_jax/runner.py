@@ -199,6 +199,7 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
     from softrl_jax import algos, checkpoint, envs
+    from softrl_jax.io import runlock
     from softrl_jax.io.progress import StepProgress
     from softrl_jax.io.runstore import RunStore
     from softrl_jax.loop import CARRY_AXES, make_train, seed_keys
@@ -214,6 +215,9 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
     setup(loop, n)
     writer = jax.process_index() == 0
     devices = choose_devices(loop.devices, n)
+    if writer:  # one writer per run folder: a second process is refused here, before it writes anything
+        for out in outs:
+            runlock.hold(out)
     total = math.ceil(n / len(devices)) * len(devices)
     source = np.arange(total) % n  # element i of the padded axis repeats real run i mod n
 
@@ -254,7 +258,9 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
         # Four programs (init, resets, training chunk, evaluation), so that each environment function
         # compiles once and on its own. Two worker threads compile them, the longest (the chunk)
         # first, while this thread traces the next (XLA releases the GIL). Measured on 2 cores for MJX
-        # IDP: 26.6 s with two workers, 27.9 s with one, 30.7 s with four (they thrash).
+        # IDP: 26.6 s with two workers, 27.9 s with one, 30.7 s with four (they thrash). A GPU's host
+        # compiles all four at once when it has the cores.
+        workers = 2 if devices[0].platform == "cpu" else max(2, min(4, os.cpu_count() or 1))
         by_program: dict[str, float] = {}
 
         def timed_compile(name: str, lowered, started: float):
@@ -262,7 +268,7 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
             by_program[name] = time.perf_counter() - started  # from the start of its tracing
             return compiled
 
-        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
             carry_shape = jax.eval_shape(vinit, keys, hparams)
             starts_shape = jax.eval_shape(vresets, carry_shape)
             futures = []
@@ -278,12 +284,7 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
         carry = init_c(keys, hparams)
         host: dict = {}
         if manager is not None and _from_process_0(str(any(resuming))) == "True" and manager.latest() is not None:
-            try:
-                carry, host = manager.restore(carry)  # laid out like the fresh carry: this run's devices
-            except Exception as e:  # e.g. padded to another number of devices than when it was written
-                raise ConfigError(f"the checkpoint in {ckpt_dir} does not fit this program ({type(e).__name__}); "
-                                  "resume on as many devices as it was written on (--devices, --cpu_devices), or "
-                                  "delete the folder to start over") from None
+            carry, host = restore_newest_readable(manager, carry, ckpt_dir)
             if writer and host.get("outs") != outs:
                 raise ConfigError(f"the checkpoints in {ckpt_dir} belong to the points {host.get('outs')}, not "
                                   f"{outs}; delete them to start over")
@@ -367,6 +368,9 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
     finally:
         stop.__exit__(None, None, None)
         bar.close()
+        if not ok:  # an error or a stop: nothing more is written (a finished run releases after its summary)
+            for out in outs:
+                runlock.release(out)
         if manager is not None:
             manager.wait()  # the last checkpoint is complete before the process goes on or exits
             manager.close()
@@ -384,7 +388,39 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
     if writer:
         for i, p in enumerate(points):
             write_summary(p.rc, records[i], result)
+    for out in outs:
+        runlock.release(out)
     return result
+
+
+def restore_newest_readable(manager, carry, ckpt_dir: str) -> tuple:
+    """(carry, host) of the newest checkpoint that restores, newest first. A checkpoint that fails
+    (truncated or unreadable files: a kill or a full disk while it was written) is passed over with one
+    warning line, and the previous one is used: its host data (metrics.jsonl's length, the next chunk)
+    belong to it, so the run continues exactly from there. ConfigError when none restores: a layout
+    that does not fit this program (written on another number of devices), or nothing readable."""
+    import sys
+
+    steps = sorted(manager.mgr.all_steps(), reverse=True)
+    errors = []
+    for step in steps:
+        try:
+            restored = manager.restore(carry, step)  # laid out like the fresh carry: this run's devices
+        except Exception as e:
+            errors.append(f"{step}: {type(e).__name__}")
+            continue
+        if errors:
+            print(f"warning: checkpoint {', '.join(errors)} in {ckpt_dir} is unreadable; resuming from checkpoint "
+                  f"{step}, the newest that restores", file=sys.stderr, flush=True)
+        return restored
+    if all(SHAPE_MISMATCH in e for e in errors):
+        raise ConfigError(f"the checkpoints in {ckpt_dir} do not fit this program ({errors[0]}); resume on as many "
+                          "devices as they were written on (--devices, --cpu_devices), or delete the folder to "
+                          "start over")
+    raise ConfigError(f"no checkpoint in {ckpt_dir} is readable ({'; '.join(errors)}); delete the folder to start over")
+
+
+SHAPE_MISMATCH = "ValueError"  # what orbax raises for a checkpoint laid out for another number of devices
 
 
 def _from_process_0(text: str) -> str:

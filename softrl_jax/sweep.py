@@ -45,7 +45,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from softrl_jax.config import ConfigError, LoopConfig, RunConfig, field_types, flag_names
-from softrl_jax.io import runstore
+from softrl_jax.io import runlock, runstore
 from softrl_jax.train import parse_flags, show_help
 
 # Float fields whose values only enter the computation as numbers (never shapes or Python branches),
@@ -416,7 +416,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if mode == "online":
         return run_online(algo, spec, overrides, count, sweep_dir)
-    return run_offline(algo, module, spec, points, sweep_dir, mode, max_points, resumed)
+    from softrl_jax.checkpoint import Stopped
+
+    try:
+        return run_offline(algo, module, spec, points, sweep_dir, mode, max_points, resumed)
+    except ConfigError as e:  # found before the group's first file (its folder in use by another process)
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except Stopped as e:  # SIGTERM / SIGINT: the group in flight checkpointed; the same command resumes it
+        print(f"{e}; checkpoint written. Resume with the same command (--sweep_dir={sweep_dir})", file=sys.stderr)
+        return e.exit_code
 
 
 def _manifest_points(points: Sequence[Point]) -> list[dict]:
@@ -455,7 +464,7 @@ def run_offline(algo: str, module, spec: dict, points: list[Point], sweep_dir: s
     groups = group_points(points, batchable)
     if max_points:  # bound the memory of one program: P x S replay buffers live on the device at once
         groups = [g[i:i + max_points] for g in groups for i in range(0, len(g), max_points)]
-    Path(sweep_dir).mkdir(parents=True, exist_ok=True)
+    runlock.hold(sweep_dir, "sweep")  # one sweep per folder; trains are refused inside it while it runs
     manifest = {"algo": algo, "method": spec["method"], "metric": spec.get("metric"), "wandb_mode": mode,
                 "points": _manifest_points(points),
                 "groups": [{"points": [Path(p.folder).name for p in g],
