@@ -405,6 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: the peer environments could not be installed (see the message above)", file=sys.stderr)
         return 1
     out.mkdir(parents=True, exist_ok=True)
+    out = out.resolve()  # the baseline's jobs run from its own checkout
     source = ROOT
     if baseline:
         source = (out / f"baseline-{baseline[:8]}").resolve()

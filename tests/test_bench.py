@@ -108,3 +108,25 @@ def test_bench_peers_summary_medians_and_ratios():
     assert s["ratio_per_repeat"] == [1.5, 3.3, 0.9]
     assert s["compile_ratio_train_program"] == 0.5
     assert "ratio_of_medians_baseline" not in s
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--budget_s=0"], "--budget_s=0 is out of range"),
+    (["--budget_s=soon"], "--budget_s='soon' is not valid"),
+    (["--envs=8"], "unknown flag --envs"),
+])
+def test_bench_gpu_bad_input(argv, needle, capsys, tmp_path):
+    from softrl_jax import bench_gpu
+
+    assert bench_gpu.main(argv + [f"--json={tmp_path / 'g.json'}", f"--out={tmp_path / 'o'}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("error: ") and needle in err
+    assert not (tmp_path / "g.json").exists() and not (tmp_path / "o").exists()
+
+
+def test_bench_gpu_refuses_a_cpu_with_one_line(capsys, tmp_path):
+    from softrl_jax import bench_gpu
+
+    assert bench_gpu.main([f"--json={tmp_path / 'g.json'}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "needs a CUDA build of jax and a GPU" in err

@@ -87,6 +87,20 @@ def test_sharded_run_equals_one_device(runs):
     assert len({r["critic_loss"] for r in four if r["step"] == 1600}) == 4
 
 
+def test_summary_times_training_and_evaluation_apart(runs):
+    """summary.json: the clock of make bench-peers. 1600 steps in chunks of 400, warm-up to 700: chunk 0
+    is warm-up only, chunks 1-3 are evaluated, chunks 2-3 are the steady ones. Leaving the evaluations
+    out can only raise the rate; each program's compile lies inside the whole compile."""
+    s = json.loads((runs / "four" / "summary.json").read_text())
+    assert s["evaluations"] == 3 and s["eval_s"] > 0
+    assert s["steady_train_env_steps_per_s"] > s["steady_env_steps_per_s"] > 0
+    # the steady chunks' 2 x 400 x 4 env steps over their time with and without evaluation
+    steady_s, train_s = 3200 / s["steady_env_steps_per_s"], 3200 / s["steady_train_env_steps_per_s"]
+    assert steady_s - train_s <= s["eval_s"]  # the evaluations of chunks 2-3 are a part of all three
+    assert set(s["compile_s_by_program"]) == {"chunk", "eval", "resets", "init"}
+    assert all(0 < v <= s["compile_s"] for v in s["compile_s_by_program"].values())
+
+
 def test_padding_never_reaches_the_metrics(runs):
     """3 seeds on 2 devices are padded to 4; the padding is dropped and the real seeds are exactly
     the first 3 of a 4-seed run on the same 2 devices (same program shapes, so bit for bit)."""
