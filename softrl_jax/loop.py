@@ -231,17 +231,11 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
                 c.env, actions, jax.random.split(step_key, n))
             noise = jnp.where(info.done[:, None], 0.0, noise)
             buffer = buf.add(c.buffer, transition, info.done, env_state.obs)
+            agent_state, out = jax.lax.cond(warm, *skip_or_update(updates, c.agent, buffer, stats, update_key))
             # Divergence isolation: an update whose losses or new state are not all finite is dropped,
             # and the seed stays frozen at its last finite agent state from then on (a select per seed
-            # under vmap: the other seeds' numbers are untouched). The select sits inside the update
-            # branch, where XLA fuses it into the optimiser's elementwise updates; outside the branch it
-            # read and wrote the whole agent state once more per step (about 7% of an IDP SAC step).
-            def guarded_updates(agent_state, diverged_at, buffer, stats, key):
-                new_state, metrics = updates(agent_state, buffer, stats, key)
-                return isolate_divergence(agent_state, new_state, metrics, diverged_at, c.steps + n), metrics
-
-            (agent_state, diverged_at), out = jax.lax.cond(
-                warm, *skip_or_update(guarded_updates, c.agent, c.diverged_at, buffer, stats, update_key, n_state=2))
+            # under vmap: the other seeds' numbers are untouched).
+            agent_state, diverged_at = isolate_divergence(c.agent, agent_state, out, c.diverged_at, c.steps + n)
             trained = ~warm
             out["trained"] = trained.astype(jnp.float32)
             out["episodes"] = jnp.where(trained, jnp.sum(info.done), 0)
@@ -356,12 +350,10 @@ def normalise(loop: LoopConfig, stats: normalize.RunningStats, obs: chex.Array) 
     return normalize.apply(stats, obs) if loop.obs_norm else obs
 
 
-def skip_or_update(updates: Callable, *args, n_state: int = 1) -> tuple:
+def skip_or_update(updates: Callable, *args) -> tuple:
     """(skip, update, *args) for `lax.cond(warm, ...)`: `updates(*args) -> (state, metrics)` traced
     ONCE, its jaxpr serving as the update branch and its output shapes for the skip branch's zero
-    metrics (an `eval_shape` would trace the whole update a second time). `state` is the first
-    argument, or with `n_state` > 1 the tuple of the first `n_state` arguments, which the skip branch
-    returns unchanged."""
+    metrics (an `eval_shape` would trace the whole update a second time)."""
     from jax.extend.core import jaxpr_as_fun
 
     closed, out_shape = jax.make_jaxpr(updates, return_shape=True)(*args)
@@ -370,8 +362,7 @@ def skip_or_update(updates: Callable, *args, n_state: int = 1) -> tuple:
     def update(*a):
         return jax.tree.unflatten(out_tree, jaxpr_as_fun(closed)(*jax.tree.leaves(a)))
 
-    def skip(*a):
-        state = tuple(a[:n_state]) if n_state > 1 else a[0]
+    def skip(state, *_):
         return state, jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), out_shape[1])
 
     return (skip, update, *args)
