@@ -33,6 +33,7 @@ from softrl_jax.config import ConfigError
 # float rounding; see README "Same numbers on more devices?").
 MAY_CHANGE = frozenset({
     "progress", "compile_cache", "checkpoint", "checkpoint_every", "devices", "cpu_devices", "distributed",
+    "on_hang", "hang_factor", "hang_floor_s",
     "coordinator", "num_processes", "process_id", "cpu_ynn_fusion", "wandb", "wandb_project", "wandb_entity",
     "wandb_group", "wandb_tags"})
 KEEP = 2  # newest checkpoints kept

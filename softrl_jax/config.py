@@ -74,6 +74,12 @@ class LoopConfig:
                                                     "and on SIGTERM/SIGINT); 0: after every chunk")
     compile_cache: str = fld("auto", doc="persistent compilation cache folder; auto: <user cache dir>/softrl-jax/"
                                           "jax; off: disabled")
+    # The watchdog (softrl_jax/io/watchdog.py): a chunk that runs past max(hang_floor_s, hang_factor x the
+    # median of the chunks before it) has every thread's stack dumped to <out>/hang-<time>.txt
+    on_hang: str = fld("wait", choices=("wait", "exit"), doc="after a hang's stacks are dumped: keep waiting, or "
+                                                              "exit with code 3 (the last checkpoint stays valid)")
+    hang_factor: float = fld(20.0, gt=0, doc="a chunk hangs past this many times the median of the chunks before it")
+    hang_floor_s: float = fld(300.0, ge=0, doc="... and never before this many seconds")
     # Weights & Biases (host-side, one W&B run per seed; see softrl_jax/io/wandb_log.py)
     wandb: str = fld("off", choices=("off", "online", "offline", "auto"),
                      doc="W&B logging: auto = online with credentials, else offline")
@@ -84,8 +90,11 @@ class LoopConfig:
 
 
 # The loop part of every algorithm's `quick` preset: small tasks on a CPU in minutes.
+# The quick presets size their budget too: 30000 steps per seed is `make demo`'s run (DSPG learns
+# Pendulum in it, about 1.5 minutes for 4 seeds on 2 cores), so `make sweep ALGO=...` as written ends
+# in minutes instead of running the paper's 3e6 steps per point.
 QUICK_LOOP = {"num_envs": 1, "updates_per_step": 1, "warmup_steps": 1000, "buffer_size": 100_000,
-              "eval_every": 1000, "eval_episodes": 8}
+              "eval_every": 1000, "eval_episodes": 8, "total_steps": 30_000}
 
 # The massively parallel off-policy recipe of FastTD3 (Seo et al. 2025, arXiv 2505.22642) and FastSAC
 # (arXiv 2512.01996), shared by the `fast` presets of SAC, DDPG and DSPG. Sources: FastTD3's

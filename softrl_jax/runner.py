@@ -201,6 +201,7 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
     from softrl_jax import algos, checkpoint, envs
     from softrl_jax.io import runlock
     from softrl_jax.io.progress import StepProgress
+    from softrl_jax.io.watchdog import Watchdog
     from softrl_jax.io.runstore import RunStore
     from softrl_jax.loop import CARRY_AXES, make_train, seed_keys
 
@@ -251,6 +252,8 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
     manager = checkpoint.Manager(ckpt_dir) if loop.checkpoint else None
     stop = checkpoint.StopSignals()
     stop.__enter__()
+    # a chunk far past its expected time gets every thread's stack dumped (process 0's folder)
+    watchdog = Watchdog(outs[0], loop.hang_factor, loop.hang_floor_s, loop.on_hang)
     try:
         t0 = time.perf_counter()
         # Lowering traces everything: a traced field used in Python control flow fails here, before any file.
@@ -328,9 +331,11 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
         prev_step, t_train, steady_steps, steady_s = host.get("prev_step", 0), time.perf_counter(), 0, 0.0
         steady_train_s, eval_s, evaluations = 0.0, 0.0, 0
         last_save, sps = time.perf_counter(), 0.0
+        watchdog.__enter__()
         for c in range(start, trainer.n_chunks):
             if stop.signum is not None:
                 raise stopped(c)
+            watchdog.start(c, prev_step)
             t = time.perf_counter()
             starts = resets_c(carry)
             carry, metrics = chunk_c(carry, hparams, starts)
@@ -340,6 +345,7 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
                 metrics["eval_return"] = jax.block_until_ready(eval_c(carry, hparams, starts))
                 eval_s, evaluations = eval_s + time.perf_counter() - t - dt_train, evaluations + 1
             metrics = _to_host(metrics)
+            watchdog.done()
             dt = time.perf_counter() - t
             metrics = {k: v[:n].reshape(n_points, seeds) for k, v in metrics.items()}
             step = int(metrics["step"][0, 0])
@@ -366,6 +372,7 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
         train_s = time.perf_counter() - t_train
         ok = True
     finally:
+        watchdog.__exit__()
         stop.__exit__(None, None, None)
         bar.close()
         if not ok:  # an error or a stop: nothing more is written (a finished run releases after its summary)
