@@ -201,8 +201,8 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
     from softrl_jax import algos, checkpoint, envs
     from softrl_jax.io import runlock
     from softrl_jax.io.progress import StepProgress
-    from softrl_jax.io.watchdog import Watchdog
     from softrl_jax.io.runstore import RunStore
+    from softrl_jax.io.watchdog import Watchdog
     from softrl_jax.loop import CARRY_AXES, make_train, seed_keys
 
     rc0 = points[0].rc
@@ -375,12 +375,12 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
         watchdog.__exit__()
         stop.__exit__(None, None, None)
         bar.close()
-        if not ok:  # an error or a stop: nothing more is written (a finished run releases after its summary)
-            for out in outs:
-                runlock.release(out)
         if manager is not None:
             manager.wait()  # the last checkpoint is complete before the process goes on or exits
             manager.close()
+        if not ok:  # an error or a stop: its checkpoint is complete, nothing more is written (a finished run
+            for out in outs:  # releases after its summary)
+                runlock.release(out)
         for point_loggers in loggers:
             for log in point_loggers:
                 if hasattr(log, "finish"):
