@@ -26,13 +26,16 @@ def final_returns(tmp_path, algo: str, seeds: int, steps: int) -> np.ndarray:
 
 @pytest.mark.learning
 def test_sac_fast_cpu_learns_cartpole_balance_short(tmp_path):
-    """CI's Playground learning test: SAC fast-cpu, 2 seeds x 32000 steps (about 40 s). Also checks
-    that the run's checkpoint, an MJX state with zero-size arrays, was written and reads back."""
-    finals = final_returns(tmp_path, "sac", 2, 32000)
+    """CI's Playground learning test: SAC fast-cpu, 2 seeds at the preset's own budget, 64000 steps
+    (about 80 s). It ran 32000 steps until an AMD EPYC host, at the same commit, ended seed 1 at 480
+    (seeds 924, 480; another XLA:CPU codegen rounds otherwise): half the budget does not hold on
+    every machine, the preset's does (985 and 987 there). Also checks that the run's checkpoint, an
+    MJX state with zero-size arrays, was written and reads back."""
+    finals = final_returns(tmp_path, "sac", 2, 64000)
     assert finals.mean() > THRESHOLD_SHORT, finals
     carry, host = read_carry(tmp_path / "sac")
-    assert host["next_chunk"] == 4  # 32000 / eval_every 8000
-    assert np.isfinite(carry["agent"]["log_alpha"]).all() and carry["obs_stats"]["count"][0] == 32000
+    assert host["next_chunk"] == 8  # 64000 / eval_every 8000
+    assert np.isfinite(carry["agent"]["log_alpha"]).all() and carry["obs_stats"]["count"][0] == 64000
 
 
 @pytest.mark.slow
