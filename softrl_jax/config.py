@@ -79,7 +79,7 @@ class LoopConfig:
     on_hang: str = fld("wait", choices=("wait", "exit"), doc="after a hang's stacks are dumped: keep waiting, or "
                                                               "exit with code 3 (the last checkpoint stays valid)")
     hang_factor: float = fld(20.0, gt=0, doc="a chunk hangs past this many times the median of the chunks before it")
-    hang_floor_s: float = fld(300.0, ge=0, doc="... and never before this many seconds")
+    hang_floor_s: float = fld(300.0, ge=0, doc="a chunk is never judged hung before this many seconds")
     # Weights & Biases (host-side, one W&B run per seed; see softrl_jax/io/wandb_log.py)
     wandb: str = fld("off", choices=("off", "online", "offline", "auto"),
                      doc="W&B logging: auto = online with credentials, else offline")
