@@ -166,8 +166,7 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
     n_random = random_steps(loop)  # transitions acting uniformly at random
     first_update = learning_start(loop)  # the step storing this transition makes the first update
     pool = loop.autoreset == "pool"
-    # training reset states per chunk: the pool, or one start per environment (used in chunk 0 only)
-    starts = max(loop.reset_pool or 64, n) if pool else n
+    starts = reset_starts(loop)
     # n-step algorithms (a module's `window(cfg)` > 1) learn from windows of n steps (replay.Window);
     # the rest from single transitions. A shape: fixed by the run's config, not by sweep points.
     window = algorithm.window(config.algo_cfg) if hasattr(algorithm, "window") else 1
@@ -297,6 +296,16 @@ def chunk_keys(carry: Carry):
 def eval_keys(eval_key, chunk_index):
     """(evaluation reset key, evaluation run key) of chunk `chunk_index`."""
     return tuple(jax.random.split(jax.random.fold_in(eval_key, chunk_index)))
+
+
+def reset_starts(loop: LoopConfig) -> int:
+    """Training reset states per chunk: the pool, or one start per environment (used in chunk 0 only)."""
+    return max(loop.reset_pool or 64, loop.num_envs) if loop.autoreset == "pool" else loop.num_envs
+
+
+def env_batch(loop: LoopConfig) -> int:
+    """The most environments one environment call of a run handles: a chunk's one batched reset."""
+    return reset_starts(loop) + loop.eval_episodes
 
 
 def chunk_resets(env: envs.Env, loop: LoopConfig, starts: int, carry: Carry) -> tuple[envs.ResetPool, envs.ResetPool]:

@@ -98,7 +98,7 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> offpolicy.Trainer
     per_update = n * t_steps
     n_chunks = math.ceil(loop.total_steps / loop.eval_every)
     pool = loop.autoreset == "pool"
-    starts = max(loop.reset_pool or 64, n) if pool else n
+    starts = offpolicy.reset_starts(loop)
     env_shape = jax.eval_shape(lambda: jax.vmap(lambda k: envs.reset(env, k))(jax.random.split(jax.random.PRNGKey(0), n)))
 
     def agent_for(hparams) -> offpolicy.Agent:

@@ -28,6 +28,7 @@ import concurrent.futures
 import dataclasses
 import math
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -198,12 +199,12 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
     import jax
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-    from softrl_jax import algos, checkpoint, envs
+    from softrl_jax import algos, checkpoint, envs, lapack_fanout
     from softrl_jax.io import runlock
     from softrl_jax.io.progress import StepProgress
     from softrl_jax.io.runstore import RunStore
     from softrl_jax.io.watchdog import Watchdog
-    from softrl_jax.loop import CARRY_AXES, make_train, seed_keys
+    from softrl_jax.loop import CARRY_AXES, env_batch, make_train, seed_keys
 
     rc0 = points[0].rc
     loop = rc0.loop
@@ -219,10 +220,14 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
     if writer:  # one writer per run folder: a second process is refused here, before it writes anything
         for out in outs:
             runlock.hold(out)
+    env = envs.make(loop.env, loop.episode_length or None)
+    # an affected jaxlib's batched LAPACK calls (MJX's solver) deadlock when every CPU thread runs a device
+    devices, why = lapack_fanout.safe_cpu_devices(devices, n, env, env_batch(loop))
+    if why and writer:
+        print(why, file=sys.stderr, flush=True)
     total = math.ceil(n / len(devices)) * len(devices)
     source = np.arange(total) % n  # element i of the padded axis repeats real run i mod n
 
-    env = envs.make(loop.env, loop.episode_length or None)
     trainer = make_train(algos.get(rc0.algo), env, rc0)
     keys = np.asarray(seed_keys(loop.seed, seeds))[source % seeds]
     hparams = {f: np.asarray([getattr(points[i // seeds].rc.algo_cfg, f) for i in source], np.float32)
