@@ -27,7 +27,7 @@ from typing import Any, Callable
 import numpy as np
 
 FANOUT_FLOPS = 200_000  # jaxlib's kMinWorkPerTask: a batch with at least this much work is split
-FIXED_IN = (0, 11, 1)  # the first jaxlib release after the upstream fix
+FIXED_IN = (0, 11, 1)  # the first release after the upstream fix (0.11.2 measured: no hang)
 # the primitives that jaxlib lowers to its batched LAPACK kernels on CPU
 LAPACK_PRIMITIVES = frozenset({"cholesky", "triangular_solve", "lu", "geqrf", "geqp3", "householder_product",
                                "ormqr", "eigh", "eig", "svd", "schur", "hessenberg", "tridiagonal",
