@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -148,13 +149,33 @@ def _quiet_failed_reads() -> None:
     hook._softrl_quiet = True
     sys.unraisablehook = hook
     warnings.filterwarnings("ignore", message="coroutine '_read_array_index_and_device_put' was never awaited")
-    logging.getLogger("asyncio").addFilter(lambda record: not _from_failed_read(
-        f"{record.getMessage()} {record.exc_info[1] if record.exc_info else ''}"))
+    for logger in ("asyncio", "absl"):  # asyncio's 'never retrieved'; orbax's save threads log through absl
+        logging.getLogger(logger).addFilter(lambda record: not _from_failed_read(
+            f"{record.getMessage()} {record.exc_info[1] if record.exc_info else ''}"))
 
 
 def _from_failed_read(text: str) -> bool:
     return any(m in text for m in ("_read_array_index_and_device_put", "Encountered error while reading array",
-                                   "is not compatible with the stored shape", "Event loop is closed"))
+                                   "is not compatible with the stored shape", "Event loop is closed",
+                                   "os_error_code=", "async_serialize_from_host"))
+
+
+@contextlib.contextmanager
+def _write_errors_as_oserror():
+    """A checkpoint write that failed in the file system (a full disk, a file-size limit) as the OSError
+    it is (errno, message, file), so the caller reports it in one line; tensorstore reports it as a
+    ValueError naming `os_error_code`. Its background threads' error logs are silenced (see
+    `_quiet_failed_reads`): the OSError says it once."""
+    try:
+        yield
+    except Exception as e:
+        text = str(e)
+        code = re.search(r"os_error_code=\\?'?(\d+)", text)
+        if code is None:
+            raise
+        name = re.search(r'Failed writing: \\?"([^"\\]+)', text)
+        errno_ = int(code.group(1))
+        raise OSError(errno_, os.strerror(errno_), name.group(1) if name else None) from None
 
 
 class Manager:
@@ -167,6 +188,7 @@ class Manager:
         options = ocp.CheckpointManagerOptions(max_to_keep=KEEP, create=True, enable_async_checkpointing=True,
                                                cleanup_tmp_directories=True)
         self.mgr = ocp.CheckpointManager(Path(directory).absolute(), options=options)
+        _quiet_failed_reads()  # and failed writes: they surface once, as an OSError (_write_errors_as_oserror)
 
     def latest(self) -> int | None:
         return self.mgr.latest_step()
@@ -176,8 +198,9 @@ class Manager:
         if step in self.mgr.all_steps():
             return False
         ocp = self._ocp
-        return self.mgr.save(step, args=ocp.args.Composite(carry=ocp.args.StandardSave(_drop_empty(carry)),
-                                                            host=ocp.args.JsonSave(host)), force=True)
+        with _write_errors_as_oserror():  # also the previous save's failure, which orbax raises here
+            return self.mgr.save(step, args=ocp.args.Composite(carry=ocp.args.StandardSave(_drop_empty(carry)),
+                                                                host=ocp.args.JsonSave(host)), force=True)
 
     def restore(self, target, step: int | None = None) -> tuple[Any, dict]:
         """(carry laid out like `target`, host dict) of `step` (default the newest)."""
@@ -189,10 +212,12 @@ class Manager:
         return _restore_empty(target, r["carry"]), dict(r["host"])
 
     def wait(self) -> None:
-        self.mgr.wait_until_finished()
+        with _write_errors_as_oserror():
+            self.mgr.wait_until_finished()
 
     def close(self) -> None:
-        self.mgr.close()
+        with _write_errors_as_oserror():
+            self.mgr.close()
 
 
 def _drop_empty(tree):

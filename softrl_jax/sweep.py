@@ -426,6 +426,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Stopped as e:  # SIGTERM / SIGINT: the group in flight checkpointed; the same command resumes it
         print(f"{e}; checkpoint written. Resume with the same command (--sweep_dir={sweep_dir})", file=sys.stderr)
         return e.exit_code
+    except OSError as e:  # a write failed mid-sweep (disk full, file-size limit): the group's checkpoint is intact
+        print(f"error: {e.strerror or e} ({e.filename or sweep_dir}); finished points and the newest complete "
+              f"checkpoint of the group in flight are intact: free the space and run the same command again",
+              file=sys.stderr)
+        return 1
 
 
 def _manifest_points(points: Sequence[Point]) -> list[dict]:

@@ -215,9 +215,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # a write failed mid-run (disk full, folder removed): the last checkpoint is intact
-        print(f"error: {e.strerror or e} ({e.filename or rc.loop.out}); the newest complete checkpoint in "
-              f"{rc.loop.out or 'the run folder'}/checkpoints is intact: free the space and run the same command again",
-              file=sys.stderr)
+        kept = (f"the newest complete checkpoint in {rc.loop.out or 'the run folder'}/checkpoints is intact: free "
+                "the space and run the same command again" if rc.loop.checkpoint else
+                "metrics.jsonl holds whole rows only; nothing was checkpointed (--checkpoint=false)")
+        print(f"error: {e.strerror or e} ({e.filename or rc.loop.out}); {kept}", file=sys.stderr)
         return 1
     except Stopped as e:
         print(f"{e}; checkpoint written. Resume with: python -m softrl_jax.train --resume={e.outs[0]}", file=sys.stderr)

@@ -179,3 +179,41 @@ def test_a_killed_sweep_resumes_skipping_finished_points(tmp_path, cache):
     other.write_text(SWEEP_SPEC.replace("0.0003", "0.0001"))
     bad = subprocess.run(sweep_cmd(cut, other, cache), cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "holds another sweep" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def limited(out, cache, max_bytes, *extra):
+    """The run's command under a real file-size limit (RLIMIT_FSIZE): a write past `max_bytes` fails with
+    EFBIG, as a full disk fails with ENOSPC (Python ignores SIGXFSZ, so the write returns the error)."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+
+    cmd = [sys.executable, "-m", "softrl_jax.train", *RUN, f"--out={out}", f"--compile_cache={cache}", *extra]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, preexec_fn=limit)
+
+
+def test_a_failed_checkpoint_write_ends_in_one_line_and_the_run_resumes_once_space_returns(tmp_path, cache, reference):
+    out = str(tmp_path / "run")
+    p = start(out, cache)
+    kill_at(p, out, random.Random(0), 3, 0.0)  # leaves complete checkpoints behind
+    # the checkpoint files (about 400 KB) no longer fit; config.json and metrics.jsonl (< 15 KB) do
+    full = limited(out, cache, 100_000)
+    assert full.returncode == 1, full.stderr[-2000:]
+    (line,) = full.stderr.strip().splitlines()  # one line, no traceback, no orbax thread noise
+    assert line.startswith("error: File too large (") and "checkpoints is intact" in line, line
+    assert open(os.path.join(out, "metrics.jsonl")).read().endswith("\n")
+    read_carry(out)  # the newest complete checkpoint reads
+    finish(out, cache)  # space is back: the same command resumes and ends as if never interrupted
+    assert_same_run(out, reference)
+
+
+def test_a_failed_metrics_write_keeps_whole_rows(tmp_path, cache):
+    out = str(tmp_path / "run")
+    full = limited(out, cache, 5000, "--checkpoint=false")
+    assert full.returncode == 1, full.stderr[-2000:]
+    (line,) = full.stderr.strip().splitlines()
+    assert line.startswith("error: File too large (") and "metrics.jsonl" in line and "nothing was checkpointed" in line
+    text = open(os.path.join(out, "metrics.jsonl")).read()
+    assert 0 < len(text) <= 5000 and text.endswith("\n")
+    assert all(json.loads(row)["step"] > 0 for row in text.splitlines())  # every row whole

@@ -33,9 +33,16 @@ class RunStore:
         write_json(self.dir / "config.json", config)
 
     def append(self, records: Iterable[dict]) -> None:
-        with self.metrics_path.open("a") as f:
-            for r in records:
-                f.write(json.dumps({k: _clean(v) for k, v in r.items()}) + "\n")
+        """Append whole rows or none: a write that fails (a full disk, a file-size limit) is cut back, so
+        the file never ends in half a row, and the OSError goes on to the caller."""
+        text = "".join(json.dumps({k: _clean(v) for k, v in r.items()}) + "\n" for r in records)
+        before = self.size()
+        try:
+            with self.metrics_path.open("a") as f:
+                f.write(text)
+        except OSError as e:
+            os.truncate(self.metrics_path, before)  # shrinking needs no space
+            raise OSError(e.errno, e.strerror, str(self.metrics_path)) from None
 
     def size(self) -> int:
         return self.metrics_path.stat().st_size
@@ -47,7 +54,11 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=list) + "\n")
+    try:
+        tmp.write_text(json.dumps(obj, indent=2, default=list) + "\n")
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
     return path
 
