@@ -68,7 +68,6 @@ import json
 import math
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -76,6 +75,7 @@ import time
 from pathlib import Path
 
 from softrl_jax.config import ConfigError, parse_value
+from softrl_jax.io.signals import Children, Interrupted
 from softrl_jax.train import parse_flags, show_help
 
 TASKS = ("ant", "halfcheetah", "hopper", "walker2d")
@@ -383,52 +383,6 @@ def estimate_lines(pieces: list[Piece], extra: dict, rates: dict[str, dict], thi
 
 
 # ---------------------------------------------------------------- running
-
-
-class Interrupted(Exception):
-    """SIGTERM/SIGINT stopped the pipeline; `exit_code`: the stopped child's (143/130 after a checkpoint)."""
-
-    def __init__(self, signum: int, exit_code: int | None = None, then: str = "the stopped piece resumes from its "
-                 "checkpoint"):
-        self.signum, self.exit_code = signum, exit_code or 128 + signum
-        super().__init__(f"stopped by {signal.Signals(signum).name}: the same command continues (finished pieces "
-                         f"are skipped, {then})")
-
-
-class Children:
-    """SIGTERM/SIGINT, while active, go to the running child process and are remembered (no new child
-    starts). Children start in their own process group, so a terminal's Ctrl-C reaches them once."""
-
-    def __init__(self):
-        self.proc: subprocess.Popen | None = None
-        self.signum: int | None = None
-        self._old: dict = {}
-
-    def __enter__(self):
-        self._old = {s: signal.signal(s, self._handle) for s in (signal.SIGTERM, signal.SIGINT)}
-        return self
-
-    def __exit__(self, *exc):
-        for s, h in self._old.items():
-            signal.signal(s, h)
-        return False
-
-    def _handle(self, signum, frame):
-        self.signum = signum
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signum)
-
-    def start(self, cmd: list[str], **kw) -> subprocess.Popen:
-        if self.signum is not None:
-            raise Interrupted(self.signum)
-        self.proc = subprocess.Popen(cmd, process_group=0, **kw)
-        return self.proc
-
-    def run(self, cmd: list[str]) -> int:
-        code = self.start(cmd).wait()
-        if self.signum is not None:  # the child stopped on our signal: 143/130 after its checkpoint
-            raise Interrupted(self.signum, code if code > 0 else 128 + (-code or self.signum))
-        return code
 
 
 def table1_section(report_md: str) -> str:

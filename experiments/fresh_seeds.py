@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from softrl_jax.io.signals import Children, Interrupted
 
 PROMISES = {  # env -> (mean must reach, each seed's bar, seeds that must clear it out of 8)
     "gymnax:Pendulum-v1": (-400.0, -400.0, 6),
@@ -53,7 +54,12 @@ def main(argv=None) -> int:
             cmd = [sys.executable, "-m", "softrl_jax.train", f"--algo={algo}", "--preset=quick",
                    f"--seeds={a.seeds}", f"--seed={a.seed}", f"--out={out}", "--progress=false", "--wandb=off"]
             print(" ".join(cmd[1:]), flush=True)
-            rc = subprocess.run(cmd).returncode
+            try:
+                with Children() as children:
+                    rc = children.run(cmd)
+            except Interrupted as e:
+                print(e, file=sys.stderr)
+                return e.exit_code
             if rc != 0:
                 return rc
         config = json.loads((out / "config.json").read_text())

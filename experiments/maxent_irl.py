@@ -35,6 +35,7 @@ import jax
 import numpy as np
 
 from softrl_jax.config import ConfigError, field_meta, field_types, parse_value
+from softrl_jax.io.signals import exit_on_signal
 from softrl_jax.irl.experiment import METHODS, METRICS, IRLConfig, run
 from softrl_jax.train import parse_flags
 
@@ -148,6 +149,7 @@ def main(argv=None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    exit_on_signal("one compiled program, nothing written; run the same command again")
     print(f"MaxEnt IRL: {cfg.task} {cfg.size}x{cfg.size}, {cfg.seeds} seeds x {len(cfg.demos)} demonstration-set "
           f"sizes (up to {max(cfg.demos)}), {cfg.iterations} iterations each: compiling and running one program",
           flush=True)

@@ -29,8 +29,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from softrl_jax import algos, envs
-from softrl_jax.envs.multigoal import GOAL_NAMES, MultiGoalParams, goal_cost, reached_goal
 from softrl_jax.config import ConfigError
+from softrl_jax.envs.multigoal import GOAL_NAMES, MultiGoalParams, goal_cost, reached_goal
+from softrl_jax.io.signals import exit_on_signal
 from softrl_jax.loop import make_agent, make_train
 from softrl_jax.train import parse_flags
 
@@ -269,6 +270,7 @@ def main(argv=None) -> int:
     names = [a for a in names if a in algos.ALGOS]
     if skipped:
         print(f"not registered, skipped: {', '.join(skipped)}")
+    exit_on_signal("the agents train in this process without checkpoints and nothing was written; run the same command again")
     out.mkdir(parents=True, exist_ok=True)
 
     params = MultiGoalParams()

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from softrl_jax.config import ConfigError
+from softrl_jax.io.signals import Children, Interrupted
 from softrl_jax.train import parse_flags
 
 DEFAULTS = {"out": "reports/playground-fast", "budget_s": "480", "algos": "sac,dspg", "envs": "CheetahRun,WalkerRun",
@@ -66,7 +67,7 @@ def options(argv) -> dict:
     return o
 
 
-def run_one(o: dict, algo: str, task: str) -> dict:
+def run_one(o: dict, algo: str, task: str, children: Children) -> dict:
     out = Path(o["out"]) / f"{algo}-{task}"
     cmd = [sys.executable, "-m", "softrl_jax.train", f"--algo={algo}", f"--env=playground:{task}",
            f"--preset={o['preset']}", f"--seeds={o['seeds']}", "--progress=false"]
@@ -75,12 +76,15 @@ def run_one(o: dict, algo: str, task: str) -> dict:
     cmd.append(f"--out={out}")
     print(f"{algo} on playground:{task}: {o['budget_s']} s budget", flush=True)
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = children.start(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         text, _ = proc.communicate(timeout=o["budget_s"])
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGTERM)  # graceful stop: the chunk in flight, a checkpoint, exit 143
         text, _ = proc.communicate()
+    if children.signum is not None:  # our own SIGTERM/SIGINT, passed on: the run checkpointed
+        raise Interrupted(children.signum, proc.returncode if proc.returncode > 0 else None,
+                          then="an unfinished run starts again from its checkpoint")
     wall = time.perf_counter() - t0
     if proc.returncode not in (0, 143):
         raise RuntimeError(f"{algo} on {task} exited {proc.returncode}:\n{text[-2000:]}")
@@ -132,7 +136,12 @@ def main(argv=None) -> int:
     o["device"] = subprocess.run([sys.executable, "-c", "import jax; d = jax.devices(); "
                                   "print(f'{len(d)} x {d[0].device_kind}')"],
                                  capture_output=True, text=True).stdout.strip() or "?"
-    results = [run_one(o, a, t) for t in o["envs"] for a in o["algos"]]
+    try:
+        with Children() as children:
+            results = [run_one(o, a, t, children) for t in o["envs"] for a in o["algos"]]
+    except Interrupted as e:
+        print(e, file=sys.stderr)
+        return e.exit_code
     plot(results, out / "return_vs_time.png")
     (out / "summary.json").write_text(json.dumps(results, indent=1))
     lines = ["| algo | task | device | env steps/s | steps | wall s | best | last |", "|---|---|---|---|---|---|---|---|"]
