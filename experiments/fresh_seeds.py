@@ -23,7 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from softrl_jax.config import ConfigError
 from softrl_jax.io.signals import Children, Interrupted
+from softrl_jax.train import parse_flags, show_help
 
 PROMISES = {  # env -> (mean must reach, each seed's bar, seeds that must clear it out of 8)
     "gymnax:Pendulum-v1": (-400.0, -400.0, 6),
@@ -39,13 +41,39 @@ def finals(out: Path) -> tuple[int, list[float]]:
     return last, [by_seed[s] for s in sorted(by_seed)]
 
 
+def options(argv) -> argparse.Namespace:
+    """The flags as attributes; ConfigError names a bad one (exit 2 in main)."""
+    flags = parse_flags(argv)
+    o = argparse.Namespace(algos=",".join(ALGOS), seed="100", seeds="8", out="reports/fresh-seeds")
+    unknown = sorted(set(flags) - set(vars(o)))
+    if unknown:
+        raise ConfigError(f"unknown flags {unknown}; valid: --algos --seed --seeds --out")
+    vars(o).update(flags)
+    bad = [a for a in o.algos.split(",") if a not in ALGOS]
+    if bad or not o.algos:
+        raise ConfigError(f"--algos={o.algos!r} is not valid; valid choices: {', '.join(ALGOS)} (comma-separated)")
+    for name, low in (("seed", 0), ("seeds", 1)):
+        text = getattr(o, name)
+        try:
+            setattr(o, name, int(text))
+        except ValueError:
+            raise ConfigError(f"--{name}={text!r} is not a valid int") from None
+        if getattr(o, name) < low:
+            raise ConfigError(f"--{name}={getattr(o, name)} is out of range; must be >= {low}")
+    if not o.out:
+        raise ConfigError("--out is empty; give a folder")
+    return o
+
+
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--algos", default=",".join(ALGOS))
-    ap.add_argument("--seed", type=int, default=100)
-    ap.add_argument("--seeds", type=int, default=8)
-    ap.add_argument("--out", default="reports/fresh-seeds")
-    a = ap.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if show_help(argv, __doc__):
+        return 0
+    try:
+        a = options(argv)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     root = Path(a.out)
     results = json.loads((root / "fresh_seeds.json").read_text()) if (root / "fresh_seeds.json").exists() else {}
     for algo in a.algos.split(","):

@@ -235,37 +235,42 @@ def write_summary(out: Path, results: dict, total_steps: int, episodes: int) -> 
     (out / "summary.md").write_text("\n".join(lines) + "\n")
 
 
+def options(argv) -> tuple[Path, list[str], dict[str, int]]:
+    """(out, algorithms, {total_steps, episodes, seed}) from the flags; ConfigError names a bad one."""
+    flags = parse_flags(argv)
+    out = Path(flags.pop("out", "runs/multigoal"))
+    names = [a for a in flags.pop("algos", ",".join(ALGO_SETTINGS)).split(",") if a]
+    numbers = {}
+    for name, default, low in (("total_steps", COMMON["total_steps"], 1), ("episodes", DEFAULT_EPISODES, 1),
+                               ("seed", 0, 0)):
+        text = flags.pop(name, str(default))
+        try:
+            numbers[name] = int(text)
+        except ValueError:
+            raise ConfigError(f"--{name}={text!r} is not a valid int") from None
+        if numbers[name] < low:
+            raise ConfigError(f"--{name}={numbers[name]} is out of range; must be >= {low}")
+    if flags:
+        raise ConfigError(f"unknown flags {sorted(flags)}; valid: --out --algos --total_steps --episodes --seed")
+    unknown = [a for a in names if a not in ALGO_SETTINGS]
+    if unknown:
+        raise ConfigError(f"unknown algos {unknown}; valid: {', '.join(ALGO_SETTINGS)}")
+    if not names:
+        raise ConfigError("--algos is empty; valid: " + ", ".join(ALGO_SETTINGS))
+    return out, names, numbers
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if any(a in ("-h", "--help") for a in argv):
         print(__doc__)
         return 0
     try:
-        flags = parse_flags(argv)
-        out = Path(flags.pop("out", "runs/multigoal"))
-        names = [a for a in flags.pop("algos", ",".join(ALGO_SETTINGS)).split(",") if a]
-        numbers = {}
-        for name, default, low in (("total_steps", COMMON["total_steps"], 1), ("episodes", DEFAULT_EPISODES, 1),
-                                   ("seed", 0, 0)):
-            text = flags.pop(name, str(default))
-            try:
-                numbers[name] = int(text)
-            except ValueError:
-                raise ConfigError(f"--{name}={text!r} is not a valid int") from None
-            if numbers[name] < low:
-                raise ConfigError(f"--{name}={numbers[name]} is out of range; must be >= {low}")
+        out, names, numbers = options(argv)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     total_steps, episodes, seed = numbers["total_steps"], numbers["episodes"], numbers["seed"]
-    if flags:
-        print(f"error: unknown flags {sorted(flags)}; valid: --out --algos --total_steps --episodes --seed",
-              file=sys.stderr)
-        return 2
-    unknown = [a for a in names if a not in ALGO_SETTINGS]
-    if unknown:
-        print(f"error: unknown algos {unknown}; valid: {', '.join(ALGO_SETTINGS)}", file=sys.stderr)
-        return 2
     skipped = [a for a in names if a not in algos.ALGOS]
     names = [a for a in names if a in algos.ALGOS]
     if skipped:
