@@ -200,7 +200,7 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
     from softrl_jax import algos, checkpoint, envs, lapack_fanout
-    from softrl_jax.io import runlock
+    from softrl_jax.io import eta, runlock
     from softrl_jax.io.progress import StepProgress
     from softrl_jax.io.runstore import RunStore
     from softrl_jax.io.watchdog import Watchdog
@@ -299,6 +299,15 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
         carry = jax.block_until_ready(carry)
         init_s, ready_unix = time.perf_counter() - t, time.time()
         start = host.get("next_chunk", 0)
+        # the expected training time, before training: this program's rate measured here before, if any
+        rates_dir = None if loop.compile_cache == "off" else (
+            default_cache_dir() if loop.compile_cache == "auto" else Path(loop.compile_cache).expanduser())
+        rate_key = eta.signature(configs[0], n, f"{len(devices)} x {devices[0].device_kind}")
+        left_env_steps = (trainer.steps_at(trainer.n_chunks - 1) - host.get("prev_step", 0)) * n
+        before = eta.known(rates_dir, rate_key)
+        bar.note(eta.estimate(left_env_steps, before["env_steps_per_s"], f"this program's rate here on "
+                              f"{before['measured']}") if before else
+                 "estimated training time: after the first training chunk (this program has not run here before)")
         time_before = host.get("time_s", 0.0)  # time_s of the rows continues across resumes
 
         stores = []
@@ -358,6 +367,9 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
             if c > first_logged:  # steady: training chunks after the first (warm-up chunks do no update)
                 steady_steps, steady_s = steady_steps + (step - prev_step) * n, steady_s + dt
                 steady_train_s += dt_train
+            elif c == first_logged and before is None and c < trainer.n_chunks - 1:
+                bar.note(eta.estimate((trainer.steps_at(trainer.n_chunks - 1) - step) * n, sps,
+                                      "the rate of the first training chunk"))
             prev_step = step
             if not trainer.logged(c):
                 bar.update(step, f"warm-up  {sps:8.0f} steps/s")
@@ -400,6 +412,8 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
     if writer:
         for i, p in enumerate(points):
             write_summary(p.rc, records[i], result)
+        if steady_s:
+            eta.remember(rates_dir, rate_key, result.steady_env_steps_per_s)
     for out in outs:
         runlock.release(out)
     return result
