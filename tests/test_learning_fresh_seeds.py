@@ -4,8 +4,8 @@ algorithm, as a user would (its own process, the CLI's device split). The promis
 mean final return above -400 with at least 6 of 8 seeds above it; on CartPole-v1 a mean of at least 450
 with at least 6 of 8 seeds at 400 or more.
 
-Measured on the 2-core CPU (2026-12-04, benchmarks/results/fresh-seeds-2core-20261204/fresh_seeds.md): every preset holds; the
-weakest are soft_dqn (mean 455.8, one seed at 180.4) and a2c_naive (mean 469.4, one seed at 255.2)."""
+Measured on the 2-core CPU (2026-12-04, benchmarks/results/fresh-seeds-2core-20261204/fresh_seeds.md):
+every preset holds; the weakest are soft_dqn (mean 455.8, one seed at 180.4) and a2c_naive (mean 469.4, one seed at 255.2)."""
 
 import json
 import os
