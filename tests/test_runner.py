@@ -127,7 +127,7 @@ def test_more_devices_than_exist_is_one_line_exit_2(tmp_path):
 
 
 def test_cpu_devices_default_is_one_per_core_at_most_one_per_run(tmp_path):
-    env = dict(os.environ)
+    env = dict(os.environ, JAX_PLATFORMS="cpu")  # the CPU's device split, also on a machine with a GPU
     env.pop("XLA_FLAGS", None)
     cores = len(os.sched_getaffinity(0))
     for seeds, flag, want in ((2, "--cpu_devices=0", min(cores, 2)), (1, "--cpu_devices=0", 1),
