@@ -103,8 +103,11 @@ def safe_cpu_devices(devices: list, runs: int, env, env_batch: int) -> tuple[lis
     """`devices`, or fewer of them where every pool thread could block in a LAPACK fan-out, with a
     one-line reason ('' when unchanged). `env_batch`: the most environments one environment call of a
     run handles (a chunk's batched reset)."""
+    import jax
+
     threads = pool_threads()
-    if (len(devices) < 2 or devices[0].platform != "cpu" or len(devices) < threads
+    # several processes (--distributed) each feed their own devices: the layout is theirs to choose
+    if (len(devices) < 2 or devices[0].platform != "cpu" or len(devices) < threads or jax.process_count() > 1
             or not jaxlib_fans_out()):
         return devices, ""
     per_device = math.ceil(runs / len(devices)) * env_batch
