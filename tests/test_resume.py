@@ -184,13 +184,14 @@ def test_a_killed_sweep_resumes_skipping_finished_points(tmp_path, cache):
 def limited(out, cache, max_bytes, *extra):
     """The run's command under a real file-size limit (RLIMIT_FSIZE): a write past `max_bytes` fails with
     EFBIG, as a full disk fails with ENOSPC (Python ignores SIGXFSZ, so the write returns the error)."""
-    import resource
-
-    def limit():
-        resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+    import shutil
 
     cmd = [sys.executable, "-m", "softrl_jax.train", *RUN, f"--out={out}", f"--compile_cache={cache}", *extra]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, preexec_fn=limit)
+    # util-linux's prlimit sets the limit and execs: no Python runs between fork and exec (preexec_fn would,
+    # in a process whose JAX threads make that unsafe)
+    assert shutil.which("prlimit"), "prlimit (util-linux) sets the file-size limit"
+    return subprocess.run(["prlimit", f"--fsize={max_bytes}:{max_bytes}", *cmd], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
 
 
 def test_a_failed_checkpoint_write_ends_in_one_line_and_the_run_resumes_once_space_returns(tmp_path, cache, reference):
