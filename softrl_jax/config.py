@@ -276,10 +276,20 @@ def random_steps(loop: LoopConfig) -> int:
     return loop.warmup_steps if loop.warmup == "uniform" else 0
 
 
+def check_devices(setting: str) -> None:
+    """'all' or a positive count; raise ConfigError otherwise (no device is touched)."""
+    if setting == "all":
+        return
+    try:
+        ok = int(setting) >= 1
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(f"--devices={setting!r} is not valid; valid choices: all, or a count >= 1")
+
+
 def check_loop(loop: LoopConfig, batch_size: int) -> None:
     """Cross-field checks of the loop config."""
-    from softrl_jax.runner import check_devices
-
     validate(loop)
     check_devices(loop.devices)
     for name in ("warmup_steps", "eval_every"):

@@ -39,7 +39,7 @@ import jax
 import jax.numpy as jnp
 
 from softrl_jax import envs, loop as offpolicy, normalize
-from softrl_jax.config import ConfigError, LoopConfig, RunConfig, check_whole_chunks, validate
+from softrl_jax.config import ConfigError, LoopConfig, RunConfig, check_devices, check_whole_chunks, validate
 
 
 class Rollout(NamedTuple):
@@ -55,8 +55,6 @@ class Rollout(NamedTuple):
 
 def check_loop(loop: LoopConfig, n_steps: int) -> None:
     """Cross-field checks of the loop config for an on-policy algorithm (one-line ConfigErrors)."""
-    from softrl_jax.runner import check_devices
-
     validate(loop)
     check_devices(loop.devices)
     if loop.warmup_steps:

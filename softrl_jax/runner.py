@@ -35,7 +35,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from softrl_jax.config import ConfigError, LoopConfig, RunConfig
+from softrl_jax.config import ConfigError, LoopConfig, RunConfig, check_devices
 
 Logger = Callable[[list[dict]], None]
 AXIS = "run"
@@ -158,18 +158,6 @@ def setup(loop: LoopConfig, runs: int = 1) -> None:
     setup_distributed(loop)
     setup_cpu_devices(loop.cpu_devices, runs)
     setup_compile_cache(loop.compile_cache)
-
-
-def check_devices(setting: str) -> None:
-    """'all' or a positive count; raise ConfigError otherwise (no device is touched)."""
-    if setting == "all":
-        return
-    try:
-        ok = int(setting) >= 1
-    except ValueError:
-        ok = False
-    if not ok:
-        raise ConfigError(f"--devices={setting!r} is not valid; valid choices: all, or a count >= 1")
 
 
 def choose_devices(setting: str, runs: int) -> list:
