@@ -45,6 +45,7 @@ import importlib.util
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -354,6 +355,9 @@ def parse(argv: Sequence[str]) -> tuple[Path, list[str], int, bool, str | None]:
     flags = parse_flags([a if "=" in a or not a.startswith("--quick") else "--quick=true" for a in argv])
     baseline = flags.pop("baseline", None)
     if baseline is not None:
+        if not shutil.which("git"):
+            raise ConfigError(f"--baseline={baseline!r} needs git, which is not installed here; install git or "
+                              "leave out --baseline")
         found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{baseline}^{{commit}}"], cwd=ROOT,
                                capture_output=True, text=True)
         if found.returncode != 0 or not baseline:
