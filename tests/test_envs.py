@@ -1,5 +1,7 @@
 """Environment adapters: auto-reset keeps the true final observation; truncation != termination."""
 
+import importlib.util
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -150,3 +152,31 @@ def test_playground_specs_come_from_the_task_config():
         spec = envs.make(f"playground:{name}").spec
         assert spec == envs.EnvSpec(f"playground:{name}", obs, act, 1000)
     assert "playground:CartpoleBalance" in envs.env_choices()
+
+
+@pytest.mark.slow
+def test_playground_locomotion_loads_offline_and_keeps_the_true_final_obs(tmp_path, monkeypatch):
+    """Go1 from the Menagerie robots of the `locomotion` extra (no git clone), and at its time limit the
+    stored transition holds Playground's own final observation (the `state` entry), terminated = 0."""
+    from softrl_jax.envs import backends
+
+    if not any(importlib.util.find_spec(p) for p in backends.MENAGERIE_PACKAGES):
+        pytest.skip("needs pip install -e '.[locomotion]'")
+    from mujoco_playground import registry
+    from mujoco_playground._src import mjx_env
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(mjx_env, "MENAGERIE_PATH", tmp_path / "no-clone" / "mujoco_menagerie")
+    env = envs.make("playground:Go1JoystickFlatTerrain", episode_length=3)
+    assert mjx_env.MENAGERIE_PATH == tmp_path / "softrl-jax" / "mujoco_menagerie"  # the packages' robots
+    assert (mjx_env.MENAGERIE_PATH / "unitree_go1").is_symlink()
+    assert env.spec.action_size == 12
+    raw = registry.load("Go1JoystickFlatTerrain", config_overrides={"impl": "jax"})
+    prev, tr, info, new = _rollout(env, lambda k: jax.random.uniform(k, (12,), minval=-0.2, maxval=0.2), 7)
+    done_idx = np.flatnonzero(np.asarray(info.done))
+    np.testing.assert_array_equal(done_idx, [2, 5])
+    assert np.asarray(info.truncated)[done_idx].all() and not np.asarray(tr.terminated).any()
+    i = int(done_idx[0])
+    truth = jax.jit(raw.step)(jax.tree.map(lambda x: x[i], prev.core), tr.action[i])
+    np.testing.assert_allclose(tr.next_obs[i], truth.obs["state"], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(tr.next_obs[i], new.obs[i])  # not the next episode's first observation

