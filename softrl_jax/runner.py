@@ -246,7 +246,8 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
     stop = checkpoint.StopSignals()
     stop.__enter__()
     # a chunk far past its expected time gets every thread's stack dumped (process 0's folder)
-    watchdog = Watchdog(outs[0], loop.hang_factor, loop.hang_floor_s, loop.on_hang)
+    watchdog = Watchdog(outs[0], loop.hang_factor, loop.hang_floor_s, loop.on_hang,
+                        settle=manager.wait if manager is not None else None)
     try:
         t0 = time.perf_counter()
         # Lowering traces everything: a traced field used in Python control flow fails here, before any file.

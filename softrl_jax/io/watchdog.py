@@ -6,9 +6,10 @@ is never judged, since it has no history and pays for first-run costs. A late ch
 
 - has every thread's Python stack written by `faulthandler` to `<out>/hang-<time>.txt`;
 - gets one line on stderr naming the chunk, its first step and the file;
-- then, with `on_hang="exit"`, ends the process with exit code 3 (`os._exit`: the chunk in flight
-  cannot be interrupted, and the last complete checkpoint stays valid); with `"wait"` the run waits
-  on and the dump is written once per late chunk.
+- then, with `on_hang="exit"`, lets the checkpoint still being written finish (`settle`, at most
+  `settle_s`) and ends the process with exit code 3 (`os._exit`: the chunk in flight cannot be
+  interrupted, and the last complete checkpoint stays valid); with `"wait"` the run waits on and the
+  dump is written once per late chunk.
 """
 
 from __future__ import annotations
@@ -25,8 +26,12 @@ EXIT_CODE = 3
 
 
 class Watchdog:
-    def __init__(self, out: str | Path, factor: float, floor_s: float, on_hang: str, poll_s: float = 0.5):
+    def __init__(self, out: str | Path, factor: float, floor_s: float, on_hang: str, poll_s: float = 0.5,
+                 settle=None, settle_s: float = 60.0):
+        """`settle`: called (at most `settle_s` seconds) before an exit, to let the checkpoint that is still
+        being written finish: the previous chunk's save is asynchronous."""
         self.out, self.factor, self.floor_s, self.on_hang, self.poll_s = Path(out), factor, floor_s, on_hang, poll_s
+        self.settle, self.settle_s = settle, settle_s
         self.durations: list[float] = []
         self._current: tuple[int, int, float] | None = None  # (chunk, first step, start time)
         self._reported: int | None = None
@@ -87,4 +92,14 @@ class Watchdog:
         print(f"watchdog: the chunk from step {step} has run {ran:.0f} s, past {limit:.0f} s; stacks of every "
               f"thread in {path}; {action}", file=sys.stderr, flush=True)
         if self.on_hang == "exit":
+            if self.settle is not None:  # in its own thread: a hang inside the save must not hold the exit
+                waiter = threading.Thread(target=self._settle, name="softrl-watchdog-settle", daemon=True)
+                waiter.start()
+                waiter.join(self.settle_s)
             os._exit(EXIT_CODE)
+
+    def _settle(self) -> None:
+        try:
+            self.settle()
+        except Exception:  # a failed save leaves the checkpoint before it, which is what an exit keeps
+            pass
