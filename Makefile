@@ -11,7 +11,7 @@ COUNT  ?= 4
 PRESET ?= quick
 ARGS   ?=
 
-.PHONY: install demo test test-slow bench bench-peers bench-gpu sweep report irl pg-soft-q clean
+.PHONY: install demo test test-slow bench bench-peers bench-gpu sweep report irl pg-soft-q benchmark results-page clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -67,6 +67,16 @@ sweep: $(STAMP)
 
 report: $(STAMP)
 	$(BIN)/python -m softrl_jax.report $(ARGS)
+
+# A benchmark suite (benchmarks/suites/$(SUITE).toml): every (task, algorithm) piece, resumable, one
+# results file per piece under results/$(SUITE)/; then its results page docs/results/$(SUITE).md.
+SUITE ?= dmc100k
+benchmark: $(STAMP)
+	$(BIN)/python -m softrl_jax.benchmark --suite=$(SUITE) $(ARGS)
+	$(BIN)/python -m softrl_jax.report --results=results/$(SUITE)
+
+results-page: $(STAMP)
+	$(BIN)/python -m softrl_jax.report --results=results/$(SUITE)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -96,6 +96,19 @@ class LoopConfig:
 QUICK_LOOP = {"num_envs": 1, "updates_per_step": 1, "warmup_steps": 1000, "buffer_size": 100_000,
               "eval_every": 1000, "eval_episodes": 8, "total_steps": 30_000}
 
+# The DMC-100K protocol (benchmarks/suites/dmc100k.toml): 100,000 environment steps per seed, one
+# environment, one update per step, evaluation every 10,000 steps on 10 deterministic episodes. The
+# 1,000 uniform steps before learning, the replay of 100,000 (the whole run) and the 10 evaluation
+# episodes are CURL's (Laskin, Srinivas & Abbeel 2020, arXiv 2004.04136, Table 3: "Initial steps 1000",
+# "Replay buffer size 100000", "Evaluation episodes 10"). Shared by the `dmc100k` presets of SAC, DDPG,
+# DSPG and SQL, which keep their own learners.
+DMC100K_LOOP = {"num_envs": 1, "updates_per_step": 1, "warmup": "uniform", "warmup_steps": 1000,
+                "learning_starts": -1, "buffer_size": 100_000, "total_steps": 100_000, "eval_every": 10_000,
+                "eval_episodes": 10}
+DMC100K_SOURCE = ("DMC-100K (benchmarks/suites/dmc100k.toml): 1e5 steps, 1 update per step, evaluation every 1e4 "
+                  "steps; 1000 uniform initial steps, a 1e5 replay and 10 evaluation episodes as CURL (arXiv "
+                  "2004.04136, Table 3)")
+
 # The massively parallel off-policy recipe of FastTD3 (Seo et al. 2025, arXiv 2505.22642) and FastSAC
 # (arXiv 2512.01996), shared by the `fast` presets of SAC, DDPG and DSPG. Sources: FastTD3's
 # hyperparameters, github.com/younggyoseo/FastTD3 fast_td3/hyperparams.py (BaseArgs and

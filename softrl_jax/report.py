@@ -34,6 +34,7 @@ from typing import Sequence
 import numpy as np
 
 from softrl_jax.config import ConfigError
+from softrl_jax.stats import best_average_return, bootstrap_mean_band, iqm, iqm_intervals  # noqa: F401 (re-exported)
 from softrl_jax.train import parse_flags, show_help
 
 # DSPG paper (Shi, Song & Wu 2019), Table 1: best average return over training, 3e6 steps, 7 seeds,
@@ -44,7 +45,7 @@ PAPER_TABLE1 = {
     "hopper": {"dspg": 3674.0, "sac": 3652.9, "ddpg": 3097.1},
     "walker2d": {"dspg": 6060.9, "sac": 5520.4, "ddpg": 2507.2},
 }
-FLAGS = ("runs", "out", "metric", "reps", "seed", "wandb_report", "envs", "algos")
+FLAGS = ("runs", "out", "metric", "reps", "seed", "wandb_report", "envs", "algos", "results", "docs", "suite")
 
 
 @dataclasses.dataclass
@@ -131,64 +132,7 @@ def _label(variants: list[Variant]) -> None:
             v.label = f"{v.algo} [{v.preset}" + (f", {v.point}" if v.point else "") + "]"
 
 
-# ---------------------------------------------------------------- statistics
-
-
-def bootstrap_mean_band(values: np.ndarray, reps: int = 2000, seed: int = 0, level: float = 0.95):
-    """values [S, T] -> (mean [T], lo [T], hi [T]): percentile bootstrap of the mean over seeds."""
-    values = np.asarray(values, float)
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            mean = np.nanmean(values, axis=0)
-            if values.shape[0] < 2:
-                return mean, mean.copy(), mean.copy()
-            rng = np.random.default_rng(seed)
-            idx = rng.integers(0, values.shape[0], size=(reps, values.shape[0]))
-            boots = np.nanmean(values[idx], axis=1)  # [reps, T]
-            lo, hi = np.nanpercentile(boots, [100 * (1 - level) / 2, 100 * (1 + level) / 2], axis=0)
-    return mean, lo, hi
-
-
-def best_average_return(values: np.ndarray) -> float:
-    """The paper's Table-1 statistic: max over evaluation steps of the mean over seeds. values [S, T]."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return float(np.nanmax(np.nanmean(values, axis=0)))
-
-
-def iqm(x: np.ndarray) -> float:
-    """Interquartile mean (rliable's definition: the mean of the middle 50%, 25% trimmed each side)."""
-    from rliable import metrics
-
-    return float(metrics.aggregate_iqm(np.asarray(x, float)))
-
-
-def iqm_intervals(scores: dict[str, np.ndarray], reps: int = 2000, seed: int = 0):
-    """scores {label: [runs, tasks]} -> ({label: IQM}, {label: (lo, hi)}): rliable's stratified bootstrap."""
-    from rliable import library as rly
-    from rliable import metrics
-
-    import warnings
-
-    # rliable 1.2's StratifiedBootstrap draws its indices from the GLOBAL numpy RNG (it ignores
-    # `random_state`), so seed that for reproducible intervals and put its state back afterwards.
-    saved = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        with warnings.catch_warnings():  # arch deprecates `random_state`, which rliable passes on
-            warnings.simplefilter("ignore", FutureWarning)
-            point, interval = rly.get_interval_estimates(
-                scores, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=reps,
-                random_state=np.random.RandomState(seed))
-    finally:
-        np.random.set_state(saved)
-    return ({k: float(v[0]) for k, v in point.items()},
-            {k: (float(v[0, 0]), float(v[1, 0])) for k, v in interval.items()})
+# ---------------------------------------------------------------- statistics (softrl_jax/stats.py)
 
 
 def final_scores(variants: Sequence[Variant]) -> tuple[dict[str, np.ndarray], list[str], dict[str, np.ndarray]]:
@@ -450,6 +394,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ConfigError(f"unknown flag --{name}; valid flags: " + " ".join(f"--{f}" for f in FLAGS))
         if "wandb_report" in flags:
             return publish_wandb_report(flags)
+        if "results" in flags:
+            return results_page(flags)
+        for name in ("docs", "suite"):
+            if name in flags:
+                raise ConfigError(f"--{name} goes with --results=results/<suite> (the results page)")
         for name in ("envs", "algos"):
             if name in flags:
                 raise ConfigError(f"--{name} goes with --wandb_report=ENTITY/PROJECT (the local report reads every run)")
@@ -474,6 +423,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(f"report: {Path(out) / 'report.md'} and {Path(out) / 'report.html'} "
           f"({len(result['curves'])} task(s), {len(result['table1'])} variant(s))")
+    return 0
+
+
+def results_page(flags: dict) -> int:
+    """`--results=results/<suite> [--suite=NAME|PATH] [--docs=docs/results] [--reps=2000] [--seed=0]`: a
+    benchmark suite's results page (softrl_jax/results_page.py); the suite defaults to the folder's name."""
+    from softrl_jax import results_page as page
+
+    for name in flags:
+        if name not in ("results", "docs", "suite", "reps", "seed"):
+            raise ConfigError(f"--{name} does not go with --results; its flags: --results --suite --docs --reps --seed")
+    try:
+        reps, seed = int(flags.get("reps", "2000")), int(flags.get("seed", "0"))
+    except ValueError:
+        raise ConfigError("--reps and --seed take integers") from None
+    if reps < 10:
+        raise ConfigError(f"--reps={reps} is out of range; must be >= 10")
+    path = page.build(flags["results"], flags.get("docs", "docs/results"), reps, seed, flags.get("suite", ""))
+    print(f"results page: {path} (figures in {path.with_suffix('')}/)")
     return 0
 
 

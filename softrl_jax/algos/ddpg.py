@@ -57,7 +57,7 @@ import jax.numpy as jnp
 import optax
 
 from softrl_jax import ops
-from softrl_jax.config import (CPU_PRESET_DIFFERENCE, FAST_CPU_LEARNER, FAST_CPU_LOOP, FAST_CPU_SOURCE, FAST_LEARNER,
+from softrl_jax.config import (CPU_PRESET_DIFFERENCE, DMC100K_LOOP, DMC100K_SOURCE, FAST_CPU_LEARNER, FAST_CPU_LOOP, FAST_CPU_SOURCE, FAST_LEARNER,
                                FAST_LOOP, QUICK_LOOP, ConfigError, fld, quick_source)
 from softrl_jax.envs import Transition
 from softrl_jax.networks import (CategoricalQNetwork, DeterministicPolicyNet, QNetwork, c51_mean,
@@ -162,6 +162,9 @@ PRESETS = {
     # sigma 0.2, inside FastTD3's per-environment range [std_min 0.001, std_max 0.4] (BaseArgs).
     "fast": {**FAST_LEARNER, "noise": "gaussian", "noise_sigma": 0.2, **FAST_LOOP},
     "fast-cpu": {**FAST_CPU_LEARNER, "noise": "gaussian", "noise_sigma": 0.2, **FAST_CPU_LOOP},
+    # DMC-100K (config.py DMC100K_LOOP): `modern` DDPG (TD3 paper's "our DDPG": 2x256, Adam 3e-4, batch
+    # 256, Gaussian noise 0.1) inside the protocol's loop.
+    "dmc100k": DMC100K_LOOP,
 }
 
 
@@ -174,6 +177,7 @@ PRESET_SOURCES = {
     "fast": {"*": "FastTD3's recipe, softrl_jax/config.py FAST_LOOP and FAST_LEARNER (github younggyoseo/FastTD3 "
                   "hyperparams.py); Gaussian noise sigma 0.2 inside FastTD3's [0.001, 0.4]"},
     "fast-cpu": {"*": FAST_CPU_SOURCE},
+    "dmc100k": {"*": DMC100K_SOURCE},
 }
 _LILLICRAP_DIFFERENCES = [
     "batch-norm momentum 0.99 (flax's default; the paper gives none; rllab/Lasagne use 0.9); the actor loss "
@@ -191,6 +195,7 @@ KNOWN_DIFFERENCES = {
     "quick": [CPU_PRESET_DIFFERENCE],
     "fast": ["not a paper configuration: FastTD3's recipe with one C51 critic and no TD3 tricks"],
     "fast-cpu": [CPU_PRESET_DIFFERENCE],
+    "dmc100k": ["not tuned for DM Control: the TD3 paper's DDPG settings inside the DMC-100K loop"],
 }
 
 

@@ -42,7 +42,7 @@ import jax.numpy as jnp
 import optax
 
 from softrl_jax import ops
-from softrl_jax.config import CPU_PRESET_DIFFERENCE, FAST_CPU_LEARNER, FAST_CPU_LOOP, FAST_CPU_SOURCE, FAST_LEARNER, FAST_LOOP, QUICK_LOOP, fld, quick_source
+from softrl_jax.config import CPU_PRESET_DIFFERENCE, DMC100K_LOOP, DMC100K_SOURCE, FAST_CPU_LEARNER, FAST_CPU_LOOP, FAST_CPU_SOURCE, FAST_LEARNER, FAST_LOOP, QUICK_LOOP, fld, quick_source
 from softrl_jax.distributions import POLICY_KINDS, PolicyDist, make_policy_dist
 from softrl_jax.envs import Transition
 from softrl_jax.networks import MLP, STD_HEADS, GaussianPolicyNet, check_categorical_support, compute_dtype, critic_option
@@ -130,6 +130,9 @@ PRESETS = {
     "fast": {**FAST_LEARNER, "alpha_lr": 3e-4, **FAST_LOOP},
     # The same recipe on a 2-core CPU (config.py FAST_CPU_LOOP / FAST_CPU_LEARNER).
     "fast-cpu": {**FAST_CPU_LEARNER, "alpha_lr": 1e-3, **FAST_CPU_LOOP},
+    # DMC-100K (config.py DMC100K_LOOP): SAC v2's learner as `modern` (2x256, Adam 3e-4, batch 256,
+    # twin critics, temperature learned from 1 towards -|A|) inside the protocol's loop.
+    "dmc100k": DMC100K_LOOP,
 }
 
 
@@ -158,6 +161,7 @@ PRESET_SOURCES = {
     "fast": {"*": "FastSAC (arXiv 2512.01996) after FastTD3's recipe, softrl_jax/config.py FAST_LOOP and "
                   "FAST_LEARNER (github younggyoseo/FastTD3 hyperparams.py)"},
     "fast-cpu": {"*": FAST_CPU_SOURCE},
+    "dmc100k": {"*": DMC100K_SOURCE},
 }
 _V1_DIFFERENCES = [
     "evaluation: the suite's protocol (7 deterministic episodes every 1e4 steps, the DSPG paper's); the v1 code "
@@ -175,6 +179,9 @@ KNOWN_DIFFERENCES = {
     "quick": [CPU_PRESET_DIFFERENCE],
     "fast": ["FastSAC's exact values are not public in full: FastTD3's are used where it is silent"],
     "fast-cpu": [CPU_PRESET_DIFFERENCE],
+    "dmc100k": ["the published state-SAC references use other learners: pytorch_sac (DrQ's SAC State) has 2x1024 "
+                "MLPs, batch 1024, Adam 1e-4, an initial temperature 0.1 and 5000 seed steps; CURL does not say "
+                "what its State SAC ran. Ours is SAC v2's 2x256, batch 256, 3e-4, temperature learned from 1"],
 }
 
 
