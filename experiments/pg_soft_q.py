@@ -144,11 +144,10 @@ def plan(argv) -> tuple[dict, list]:
 
 
 def finished(rc) -> bool:
-    path = Path(rc.loop.out) / "metrics.jsonl"
-    if not path.exists():
-        return False
-    steps = [json.loads(line)["step"] for line in path.read_text().splitlines() if line.strip()]
-    return bool(steps) and max(steps) >= rc.loop.total_steps
+    """The campaign layer's definition (softrl_jax/campaign.py run_finished)."""
+    from softrl_jax.campaign import run_finished
+
+    return run_finished(rc.loop.out, rc.loop.total_steps)
 
 
 def has_metrics(rc) -> bool:

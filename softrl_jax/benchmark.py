@@ -31,7 +31,7 @@ seeds or budget) is never mixed in: the command refuses with one line, and `--ou
                                (a short run of the piece's own command), always, never
     --verify                   train the selected finished pieces again in a temporary folder and check
                                that their curves equal the recorded ones bit for bit (same machine kind)
-    --progress=true  --wandb=off|offline|online|auto   passed to every piece
+    --progress=true  --wandb=off|offline|online|auto  --checkpoint_every=300   passed to every piece
 
 SIGTERM/SIGINT go to the running piece: it checkpoints and exits 143/130, and so does this command; the
 same command continues (finished pieces are skipped, the stopped one resumes). Bad flags and unknown
@@ -65,7 +65,7 @@ CALIBRATE = ("never", "auto", "always")
 DEFAULTS = {"suite": "", "only": "", "seeds": "", "out": "results", "work": "runs/benchmark", "launcher": "local",
             "wait": "true", "slurm_partition": "", "slurm_time_min": "1440", "slurm_gpus": "0", "slurm_cpus": "0",
             "estimate_only": "false", "calibrate": "never", "calibrate_s": "30", "verify": "false",
-            "progress": "true", "wandb": "off"}
+            "progress": "true", "wandb": "off", "checkpoint_every": "300"}
 SWITCHES = {"--estimate_only": "true", "--verify": "true"}  # a bare flag means this value
 WANDB = ("off", "offline", "online", "auto")
 # config fields that never change a piece's numbers: where and how it runs and logs
@@ -253,6 +253,9 @@ def options(argv) -> dict:
     o["calibrate_s"] = parse_value("calibrate_s", o["calibrate_s"], float)
     if not o["calibrate_s"] > 0:
         raise ConfigError(f"--calibrate_s={o['calibrate_s']} is out of range; must be > 0")
+    o["checkpoint_every"] = parse_value("checkpoint_every", o["checkpoint_every"], float)
+    if not o["checkpoint_every"] >= 0:
+        raise ConfigError(f"--checkpoint_every={o['checkpoint_every']} is out of range; must be >= 0")
     for name, valid in (("launcher", LAUNCHERS), ("calibrate", CALIBRATE), ("wandb", WANDB)):
         if o[name] not in valid:
             raise ConfigError(f"--{name}={o[name]!r} is not valid; valid choices: {', '.join(valid)}")
@@ -286,6 +289,8 @@ class Planned:
 def plan(o: dict, suite: Suite) -> list[Planned]:
     """Every selected piece, validated by the train command's own checks, with what its results file and
     run folder hold (another configuration in either: ConfigError). Writes nothing."""
+    from softrl_jax import algos
+
     seeds = o["seeds"] or suite.seeds
     valid = [f"{task_name(t)}/{a}" for t in suite.tasks for a in suite.algos]
     only = [x for x in o["only"].split(",") if x]
@@ -301,18 +306,24 @@ def plan(o: dict, suite: Suite) -> list[Planned]:
             flags = {"algo": algo, "preset": preset, "env": task, "seeds": seeds, "seed": suite.seed,
                      "total_steps": suite.total_steps, "eval_every": suite.eval_every,
                      "eval_episodes": suite.eval_episodes, "progress": str(o["progress"]).lower(),
-                     "wandb": o["wandb"], "out": Path(o["work"]) / suite.name / task_name(task) / algo}
-            piece = campaign.plan_piece(name, flags)
+                     "wandb": o["wandb"], "checkpoint_every": f"{o['checkpoint_every']:g}",
+                     "out": Path(o["work"]) / suite.name / task_name(task) / algo}
             results = Path(o["out"]) / suite.name / task_name(task) / f"{algo}.json"
             recorded = read_results(results)
-            if recorded is not None:
-                want, have = result_config(piece.rc), recorded.get("config", {})
+            if recorded is not None:  # checked before the run folder: the results are what must not mix
+                try:
+                    rc = algos.run_config(algo, preset, {k: str(v) for k, v in flags.items()
+                                                         if k not in ("algo", "preset")})
+                except ConfigError as e:
+                    raise ConfigError(f"{e} ({name})") from None
+                want, have = result_config(rc), recorded.get("config", {})
                 if want != have:
                     diff = [f"{k}: {have.get(k)!r} there, {want.get(k)!r} here" for k in sorted(set(want) | set(have))
                             if want.get(k) != have.get(k)]
                     raise ConfigError(f"{results} holds {name} of another configuration ({'; '.join(diff[:3])}"
                                       f"{'; ...' if len(diff) > 3 else ''}); results of different budgets never mix: "
                                       "give another --out, or delete that file")
+            piece = campaign.plan_piece(name, flags, task=task)
             planned.append(Planned(task, piece, results, recorded))
     return planned
 
@@ -361,8 +372,10 @@ def _finite(x):
     return x if isinstance(x, (int, float)) and math.isfinite(x) else None
 
 
-def results_record(suite: Suite, p: Planned, wall_s: float, machine: str) -> dict:
-    """The results file of a finished piece, from its run folder."""
+def results_record(suite: Suite, p: Planned, machine: str) -> dict:
+    """The results file of a finished piece, from its run folder. wall_s: the run's own clock (its last
+    row's time_s: compilation, training and evaluation of every process that worked on it, summed over
+    resumes up to each one's last checkpoint)."""
     import jax
 
     piece = p.piece
@@ -375,21 +388,12 @@ def results_record(suite: Suite, p: Planned, wall_s: float, machine: str) -> dic
         "preset": piece.rc.preset, "seeds": seeds, "total_steps": piece.total_steps,
         "eval_every": piece.rc.loop.eval_every, "eval_episodes": piece.rc.loop.eval_episodes,
         "steps": steps, "eval_return": values, "final_return": [v[-1] if v else None for v in values],
-        "wall_s": round(wall_s, 1), "env_steps_per_s": _finite(summary.get("steady_env_steps_per_s")),
+        "wall_s": round(max(r["time_s"] for r in rows), 1), "env_steps_per_s": _finite(summary.get("steady_env_steps_per_s")),
         "train_env_steps_per_s": _finite(summary.get("steady_train_env_steps_per_s")),
         "compile_s": _finite(summary.get("compile_s")), "machine": machine, "device_count": summary.get("devices"),
         "jax_version": jax.__version__, "git_commit": git_commit(),
         "date": time.strftime("%Y-%m-%d"), "config": result_config(piece.rc),
     }
-
-
-def wall_seconds(out: Path) -> float:
-    """Wall time of every process that worked on a run folder (campaign.run_pieces records each)."""
-    path = out / campaign.WALL
-    try:
-        return float(sum(json.loads(path.read_text())))
-    except (OSError, ValueError, TypeError):
-        return 0.0
 
 
 # ---------------------------------------------------------------- launchers
@@ -400,7 +404,7 @@ def child_argv(o: dict, suite: Suite, only: str) -> list[str]:
     return [sys.executable, "-m", "softrl_jax.benchmark", f"--suite={suite.path}", f"--only={only}",
             f"--seeds={o['seeds'] or suite.seeds}", f"--out={Path(o['out']).resolve()}",
             f"--work={Path(o['work']).resolve()}", "--launcher=local", f"--progress={str(o['progress']).lower()}",
-            f"--wandb={o['wandb']}"]
+            f"--wandb={o['wandb']}", f"--checkpoint_every={o['checkpoint_every']:g}"]
 
 
 def submit(o: dict, suite: Suite, todo: list[Planned]) -> int:
@@ -517,7 +521,7 @@ def main(argv=None) -> int:
                     return
                 from softrl_jax.io.runstore import write_json
 
-                write_json(p.results, results_record(suite, p, wall_seconds(piece.out), machine))
+                write_json(p.results, results_record(suite, p, machine))
                 print(f"{piece.name}: results in {p.results}", flush=True)
 
             return campaign.run_pieces([p.piece for p in planned], children, after=after)

@@ -34,7 +34,6 @@ from softrl_jax.config import ConfigError
 from softrl_jax.io.signals import Children, Interrupted
 
 SUMMARY = "summary.json"
-WALL = "campaign_wall.json"  # wall seconds of every process run_pieces ran on the folder, one entry each
 
 
 def run_finished(out: str | os.PathLike, total_steps: int | None = None) -> bool:
@@ -82,6 +81,7 @@ class Piece:
     done_steps: int = 0  # steps per seed its newest checkpoint holds
     finished: bool = False
     rate_extra: tuple[str, ...] = ()  # what else its cost depends on (extra flags), for the rate key
+    task: str = ""  # the caller's name of its task
 
     @property
     def out(self) -> Path:
@@ -109,7 +109,7 @@ class Piece:
         return "new"
 
 
-def plan_piece(name: str, flags: dict[str, str], rate_extra: Sequence[str] = ()) -> Piece:
+def plan_piece(name: str, flags: dict[str, str], rate_extra: Sequence[str] = (), task: str = "") -> Piece:
     """A piece from its train flags (`algo` and `preset` among them), validated by the train command's own
     run_config, with what its run folder already holds (another configuration there: ConfigError).
     Writes nothing."""
@@ -123,7 +123,7 @@ def plan_piece(name: str, flags: dict[str, str], rate_extra: Sequence[str] = ())
         existing = checkpoint.check_same_config(flags["out"], rc.flat())
     except ConfigError as e:
         raise ConfigError(f"{e} ({name})") from None
-    piece = Piece(name, flags["algo"], flags, rc, existing, rate_extra=tuple(rate_extra))
+    piece = Piece(name, flags["algo"], flags, rc, existing, rate_extra=tuple(rate_extra), task=task)
     if existing:
         piece.finished = run_finished(piece.out, piece.total_steps)
         piece.done_steps = (piece.total_steps if piece.finished else
@@ -150,10 +150,7 @@ def run_pieces(pieces: Sequence[Piece], children: Children, after: Callable[[Pie
             continue
         print(f"{p.name}: {p.status()}: {shown(p.command())}", flush=True)
         t = time.perf_counter()
-        try:
-            code = children.run(p.command())
-        finally:
-            _add_wall(p.out, time.perf_counter() - t)
+        code = children.run(p.command())
         if code:
             print(f"error: {p.name} exited with code {code}; fix the cause and run the same command again "
                   "(finished pieces are skipped, this one resumes)", file=sys.stderr)
@@ -165,18 +162,6 @@ def run_pieces(pieces: Sequence[Piece], children: Children, after: Callable[[Pie
         if after is not None:
             after(p, time.perf_counter() - t)
     return 0
-
-
-def _add_wall(out: Path, seconds: float) -> None:
-    from softrl_jax.io.runstore import write_json
-
-    path = Path(out) / WALL
-    try:
-        spent = json.loads(path.read_text()) if path.is_file() else []
-    except ValueError:
-        spent = []
-    if Path(out).is_dir():
-        write_json(path, [*spent, round(seconds, 1)])
 
 
 # ---------------------------------------------------------------- device and rates

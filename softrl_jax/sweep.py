@@ -455,8 +455,10 @@ def check_resumable(sweep_dir: str, algo: str, points: Sequence[Point]) -> bool:
 
 
 def finished(p: Point) -> bool:
-    """A point's run ended: its summary.json is written last, once every chunk is in metrics.jsonl."""
-    return (Path(p.rc.loop.out) / "summary.json").exists()
+    """A point's run ended: the campaign layer's definition (softrl_jax/campaign.py run_finished)."""
+    from softrl_jax.campaign import run_finished
+
+    return run_finished(p.rc.loop.out, p.rc.loop.total_steps)
 
 
 def run_offline(algo: str, module, spec: dict, points: list[Point], sweep_dir: str, mode: str,

@@ -57,6 +57,8 @@ def fake_run(piece, last_step: int, returns=lambda seed, step: 100.0 * seed + st
         rows += [{"seed": s, "step": step, "eval_return": returns(s, step), "env_steps_per_s": 1.0, "time_s": 1.0}
                  for s in range(piece.rc.loop.seeds)]
     (piece.out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    if last_step >= piece.total_steps:  # the runner's last write: what makes a run folder finished
+        (piece.out / "summary.json").write_text(json.dumps({"total_steps": last_step}))
 
 
 def pieces_for(*argv):
@@ -124,9 +126,9 @@ def test_plan_sees_finished_and_unfinished_pieces(tmp_path):
     (sac.out / "checkpoints" / "3").mkdir(parents=True)  # the newest checkpoint: after chunk 3 of 10000 steps
     (sac.out / "checkpoints" / "2").mkdir()
     dspg, sac, ddpg = pieces_for(*args)[0]
-    assert (dspg.finished, dspg.existing, T1.status(dspg)) == (True, True, "finished: skipped")
-    assert (sac.finished, sac.done_steps, T1.status(sac)) == (False, 30_000, "resumes at step 30,000")
-    assert (ddpg.finished, ddpg.existing, ddpg.done_steps, T1.status(ddpg)) == (False, False, 0, "new")
+    assert (dspg.finished, dspg.existing, dspg.status()) == (True, True, "finished: skipped")
+    assert (sac.finished, sac.done_steps, sac.status()) == (False, 30_000, "resumes at step 30,000")
+    assert (ddpg.finished, ddpg.existing, ddpg.done_steps, ddpg.status()) == (False, False, 0, "new")
     assert sac.command() == pieces_for(f"--out={tmp_path}", "--tasks=hopper", "--algos=sac",
                                        "--total_steps=50000")[0][0].command()  # resuming = the same command
 
@@ -139,26 +141,26 @@ def test_estimate_arithmetic_from_rates(tmp_path):
     (sac.out / "checkpoints" / "2").mkdir(parents=True)
     pieces, extra = pieces_for(*args)
     cpu, gpu = "cpu: Some CPU x 2 cores", "gpu: NVIDIA H100 80GB HBM3 x 1"
-    rates = {cpu: {pieces[0].rate_key(extra): {"steps_per_s": 0.5, "startup_s": 60.0},
-                   pieces[1].rate_key(extra): {"steps_per_s": 12.5, "startup_s": 90.0}}}
+    rates = {cpu: {pieces[0].rate_key(): {"steps_per_s": 0.5, "startup_s": 60.0},
+                   pieces[1].rate_key(): {"steps_per_s": 12.5, "startup_s": 90.0}}}
     path = tmp_path / "rates.json"
     path.write_text(json.dumps(rates))
     rates = T1.read_rates(path)
-    assert T1.piece_hours(pieces[0], rates[cpu][pieces[0].rate_key(extra)]) == (60 + 3_000_000 / 0.5) / 3600
-    assert T1.piece_hours(pieces[1], rates[cpu][pieces[1].rate_key(extra)]) == (90 + 2_980_000 / 12.5) / 3600
+    assert T1.piece_hours(pieces[0], rates[cpu][pieces[0].rate_key()]) == (60 + 3_000_000 / 0.5) / 3600
+    assert T1.piece_hours(pieces[1], rates[cpu][pieces[1].rate_key()]) == (90 + 2_980_000 / 12.5) / 3600
     assert T1.piece_hours(pieces[2], None) == 0.0  # finished
     assert T1.piece_hours(pieces[0], None) is None
-    lines = T1.estimate_lines(pieces, extra, rates, cpu)
+    lines = T1.estimate_lines(pieces, rates, cpu)
     assert lines[1] == f"| piece | seeds | steps left | {cpu} |"
-    assert lines[3] == "| dspg hopper | 7 | 3,000,000 | 0.5/s, 1,667 h (69 days) |"  # 6000060 s
-    assert lines[4] == "| sac hopper | 7 | 2,980,000 | 12.5/s, 66.25 h |"  # 238490 s
-    assert lines[5] == "| ddpg hopper | 7 | 0 | 0.00 h (0 min) |"
+    assert lines[3] == "| dspg-hopper | 7 | 3,000,000 | 0.5/s, 1,667 h (69 days) |"  # 6000060 s
+    assert lines[4] == "| sac-hopper | 7 | 2,980,000 | 12.5/s, 66.25 h |"  # 238490 s
+    assert lines[5] == "| ddpg-hopper | 7 | 0 | 0.00 h (0 min) |"
     assert lines[6] == "| total | | | 1,733 h (72 days) |"
     assert lines[-1] == "GPU: not measured (run with --estimate_only on a GPU machine)"
-    del rates[cpu][pieces[1].rate_key(extra)]
-    assert T1.estimate_lines(pieces, extra, rates, cpu)[6] == "| total | | | 1,667 h (69 days) + 1 not measured |"
-    rates[gpu] = {p.rate_key(extra): {"steps_per_s": 100.0, "startup_s": 0.0} for p in pieces}
-    lines = T1.estimate_lines(pieces, extra, rates, cpu)
+    del rates[cpu][pieces[1].rate_key()]
+    assert T1.estimate_lines(pieces, rates, cpu)[6] == "| total | | | 1,667 h (69 days) + 1 not measured |"
+    rates[gpu] = {p.rate_key(): {"steps_per_s": 100.0, "startup_s": 0.0} for p in pieces}
+    lines = T1.estimate_lines(pieces, rates, cpu)
     assert lines[1].endswith(f"| {cpu} | {gpu} |") and lines[3].endswith("| 100/s, 8.33 h |")
     assert not any(line.startswith("GPU: not measured") for line in lines)
     # the rate of a calibration run: its evaluated chunks' own rates (all seeds), compilation excluded
@@ -220,6 +222,6 @@ def test_calibration_measures_and_stores_the_rate(tmp_path):
                                                   "buffer_size=4000 hidden=16,16 updates_per_step=1")
     assert record["steps_per_s"] > 0 and record["chunks"] >= 1 and record["measured_s"] >= 1
     assert record["calibrate_every"] == 32 and record["startup_s"] > 0
-    assert f"| dspg hopper | 2 | 2,000 | {record['steps_per_s']:.3g}/s, " in p.stdout
+    assert f"| dspg-hopper | 2 | 2,000 | {record['steps_per_s']:.3g}/s, " in p.stdout
     assert "--eval_every=32 " in p.stdout and "--warmup_steps=256 " in p.stdout and "--episode_length=1 " in p.stdout
     assert sorted(x.name for x in tmp_path.iterdir()) == ["rates.json"]  # the calibration run left nothing
