@@ -146,24 +146,30 @@ def bench_dspg_vs_sac(sizes: dict) -> dict:
     return out
 
 
+def parse(argv: Sequence[str]) -> tuple[str, Path, bool, float]:
+    """(json path, out folder, allow_cpu, budget_s); ConfigError on any bad flag."""
+    flags = parse_flags([a if "=" in a or a != "--allow_cpu" else "--allow_cpu=true" for a in argv])
+    json_path = flags.pop("json", "")
+    out = Path(flags.pop("out", "reports/gpu"))
+    allow_cpu = flags.pop("allow_cpu", "false").lower() in ("1", "true", "yes")
+    budget = flags.pop("budget_s", "480")
+    try:
+        budget_s = float(budget)
+    except ValueError:
+        raise ConfigError(f"--budget_s={budget!r} is not valid; must be a number of seconds > 0") from None
+    if not budget_s > 0:
+        raise ConfigError(f"--budget_s={budget} is out of range; must be > 0")
+    if flags:
+        raise ConfigError(f"unknown flag --{next(iter(flags))}; valid flags: --json, --out, --allow_cpu, --budget_s")
+    return json_path, out, allow_cpu, budget_s
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if show_help(argv, __doc__):
         return 0
     try:
-        flags = parse_flags([a if "=" in a or a != "--allow_cpu" else "--allow_cpu=true" for a in argv])
-        json_path = flags.pop("json", "")
-        out = Path(flags.pop("out", "reports/gpu"))
-        allow_cpu = flags.pop("allow_cpu", "false").lower() in ("1", "true", "yes")
-        budget = flags.pop("budget_s", "480")
-        try:
-            budget_s = float(budget)
-        except ValueError:
-            raise ConfigError(f"--budget_s={budget!r} is not valid; must be a number of seconds > 0") from None
-        if not budget_s > 0:
-            raise ConfigError(f"--budget_s={budget} is out of range; must be > 0")
-        if flags:
-            raise ConfigError(f"unknown flag --{next(iter(flags))}; valid flags: --json, --out, --allow_cpu, --budget_s")
+        json_path, out, allow_cpu, budget_s = parse(argv)
         import jax
 
         platform = jax.default_backend()

@@ -119,7 +119,7 @@ def _drained_stderr(grace_s: float = 1.0):
             yield
         except Exception:
             time.sleep(grace_s)
-            _quiet_failed_reads()
+            _quiet_failed_io()
             raise
         else:
             capture.seek(0)
@@ -130,11 +130,12 @@ def _drained_stderr(grace_s: float = 1.0):
             os.close(saved)
 
 
-def _quiet_failed_reads() -> None:
-    """After a failed restore, drop what its abandoned array reads report later, when they are garbage
-    collected or at exit: the 'Exception ignored in <coroutine ...>' reports (sys.unraisablehook), the
-    'coroutine ... was never awaited' warnings and asyncio's 'exception was never retrieved' log
-    records. Reports of anything else pass as before."""
+def _quiet_failed_io() -> None:
+    """After a failed checkpoint read or write, drop what its abandoned reads and background save
+    threads report later, when they are garbage collected or at exit: the 'Exception ignored in
+    <coroutine ...>' reports (sys.unraisablehook), the 'coroutine ... was never awaited' warnings, and
+    asyncio's and absl's error log records. The failure itself is reported once by the caller (the
+    fallback line of a resume, or the OSError of a write). Reports of anything else pass as before."""
     import logging
     import warnings
 
@@ -143,18 +144,18 @@ def _quiet_failed_reads() -> None:
         return
 
     def hook(unraisable):
-        if not _from_failed_read(f"{unraisable.exc_value!r} {unraisable.object!r}"):
+        if not _from_failed_io(f"{unraisable.exc_value!r} {unraisable.object!r}"):
             previous(unraisable)
 
     hook._softrl_quiet = True
     sys.unraisablehook = hook
     warnings.filterwarnings("ignore", message="coroutine '_read_array_index_and_device_put' was never awaited")
     for logger in ("asyncio", "absl"):  # asyncio's 'never retrieved'; orbax's save threads log through absl
-        logging.getLogger(logger).addFilter(lambda record: not _from_failed_read(
+        logging.getLogger(logger).addFilter(lambda record: not _from_failed_io(
             f"{record.getMessage()} {record.exc_info[1] if record.exc_info else ''}"))
 
 
-def _from_failed_read(text: str) -> bool:
+def _from_failed_io(text: str) -> bool:
     return any(m in text for m in ("_read_array_index_and_device_put", "Encountered error while reading array",
                                    "is not compatible with the stored shape", "Event loop is closed",
                                    "os_error_code=", "async_serialize_from_host"))
@@ -165,7 +166,7 @@ def _write_errors_as_oserror():
     """A checkpoint write that failed in the file system (a full disk, a file-size limit) as the OSError
     it is (errno, message, file), so the caller reports it in one line; tensorstore reports it as a
     ValueError naming `os_error_code`. Its background threads' error logs are silenced (see
-    `_quiet_failed_reads`): the OSError says it once."""
+    `_quiet_failed_io`): the OSError says it once."""
     try:
         yield
     except Exception as e:
@@ -188,7 +189,7 @@ class Manager:
         options = ocp.CheckpointManagerOptions(max_to_keep=KEEP, create=True, enable_async_checkpointing=True,
                                                cleanup_tmp_directories=True)
         self.mgr = ocp.CheckpointManager(Path(directory).absolute(), options=options)
-        _quiet_failed_reads()  # and failed writes: they surface once, as an OSError (_write_errors_as_oserror)
+        _quiet_failed_io()  # failed reads and writes: they surface once (a fallback line, or an OSError)
 
     def latest(self) -> int | None:
         return self.mgr.latest_step()

@@ -129,8 +129,7 @@ def test_cli_writes_report(runs, tmp_path, capsys):
 
 
 def test_wandb_report_definition_builds_offline():
-    pytest.importorskip("wandb_workspaces")
-    from softrl_jax.io.wandb_log import comparison_report
+    from softrl_jax.io.wandb_log import comparison_report  # wandb-workspaces is in the dev extra: never skipped
 
     rep = comparison_report("me", "softrl-jax", ["brax:hopper", "brax:ant"], algos=["dspg", "sac", "ddpg"])
     grids = [b for b in rep.blocks if type(b).__name__ == "PanelGrid"]
