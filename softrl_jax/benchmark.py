@@ -43,7 +43,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
@@ -194,7 +193,7 @@ def load_suite(name_or_path: str) -> Suite:
     for algo, preset in data["algos"].items():
         if algo not in algos.ALGOS:
             raise ConfigError(f"{where}: unknown algorithm {algo!r} in algos; valid choices: {', '.join(algos.ALGOS)}")
-        presets = algos.get(algo).PRESETS
+        presets = algos.presets(algo).values
         if not isinstance(preset, str) or preset not in presets:
             raise ConfigError(f"{where}: algos.{algo} = {preset!r} is not a preset of {algo}; valid choices: "
                               f"{', '.join(presets)}")
@@ -263,7 +262,7 @@ def options(argv) -> dict:
         raise ConfigError("--launcher=slurm needs --slurm_partition=NAME")
     if o["launcher"] != "local":
         try:
-            import submitit  # noqa: F401
+            import submitit  # noqa: F401 (installed?)
         except ImportError:
             raise ConfigError(f"--launcher={o['launcher']} needs submitit: pip install -e \".[slurm]\"") from None
     for name in ("out", "work"):

@@ -3,15 +3,15 @@ for every field its value, the layer it came from (default / per-task / preset /
 flag, `algos.LAYERS`) and the source cited for that value; then what is known to differ from the
 paper or code the preset reproduces.
 
-Sources come from the algorithm modules:
+Sources come from the algorithm's Config and its presets (`algos.presets(algo)`, softrl_jax/presets):
 
-- default: the field's own doc (`LoopConfig` or the module's `Config`), which names its source;
-- per-task: `module.TASK_SOURCE`;
-- preset: `module.PRESET_SOURCES[preset][field]`, else `[preset]["*"]` (one citation for the rest);
-- preset per-task: `module.PRESET_TASK_SOURCES[preset]`;
+- default: the field's own doc (`LoopConfig` or the algorithm's `Config`), which names its source;
+- per-task: `presets.task_source`;
+- preset: `presets.sources[preset][field]`, else `[preset]["*"]` (one citation for the rest);
+- preset per-task: `presets.preset_task_sources[preset]`;
 - flag: the command line.
 
-Known differences: `module.KNOWN_DIFFERENCES[preset]`, the environment (Brax and Playground tasks
+Known differences: `presets.differences[preset]`, the environment (Brax and Playground tasks
 are not the papers' gym MuJoCo tasks), and every flag that replaces a value the preset, the
 per-task table or a paper default set.
 """
@@ -49,18 +49,18 @@ def _value(v: Any) -> str:
     return str(v)
 
 
-def field_source(module, preset: str, layer: str, name: str) -> str:
+def field_source(algo: str, preset: str, layer: str, name: str) -> str:
     """The citation of field `name`'s value set by `layer` (module docstring)."""
+    ps = algos.presets(algo)
     if layer == "default":
-        meta = field_meta(LoopConfig).get(name) or field_meta(module.Config)[name]
+        meta = field_meta(LoopConfig).get(name) or field_meta(algos.get(algo).Config)[name]
         return meta.metadata.get("doc", "")
     if layer == "per-task":
-        return getattr(module, "TASK_SOURCE", "")
+        return ps.task_source
     if layer == "preset":
-        sources = getattr(module, "PRESET_SOURCES", {}).get(preset, {})
-        return sources.get(name) or sources.get("*", "")
+        return ps.source(preset, name)
     if layer == "preset per-task":
-        return getattr(module, "PRESET_TASK_SOURCES", {}).get(preset, "")
+        return ps.preset_task_sources.get(preset, "")
     return "command line"
 
 
@@ -79,14 +79,14 @@ def provenance(algo: str, preset: str | None, overrides: Mapping[str, Any] | Non
     return rc, history
 
 
-def differences(rc: RunConfig, history: Mapping[str, list], module) -> list[str]:
+def differences(rc: RunConfig, history: Mapping[str, list]) -> list[str]:
     """What this configuration is known to do differently from what its preset reproduces."""
-    out = list(getattr(module, "KNOWN_DIFFERENCES", {}).get(rc.preset, []))
+    out = list(algos.presets(rc.algo).differences.get(rc.preset, []))
     backend = rc.loop.env.split(":")[0]
     if backend in ENV_NOTES:
         out.append(ENV_NOTES[backend].format(env=rc.loop.env))
     final = rc.flat()
-    types = {**field_types(LoopConfig), **field_types(module.Config)}
+    types = {**field_types(LoopConfig), **field_types(algos.get(rc.algo).Config)}
     for name, steps in history.items():
         if name in NOT_A_DIFFERENCE:
             continue
@@ -94,16 +94,15 @@ def differences(rc: RunConfig, history: Mapping[str, list], module) -> list[str]
             below_layer, below = steps[-2]
             if final[name] != coerce(name, below, types[name]):
                 out.append(f"--{name}={_value(final[name])} (flag) replaces the {below_layer} value "
-                           f"{_value(below)} ({field_source(module, rc.preset, below_layer, name)})")
+                           f"{_value(below)} ({field_source(rc.algo, rc.preset, below_layer, name)})")
     return out
 
 
 def explain(algo: str, preset: str | None = None, overrides: Mapping[str, Any] | None = None) -> str:
     """The text `--explain` prints. Raises ConfigError for a configuration `run_config` refuses."""
     rc, history = provenance(algo, preset, overrides)
-    module = algos.get(algo)
     flat = rc.flat()
-    rows = [(name, _value(flat[name]), steps[-1][0], field_source(module, rc.preset, steps[-1][0], name))
+    rows = [(name, _value(flat[name]), steps[-1][0], field_source(algo, rc.preset, steps[-1][0], name))
             for name, steps in history.items()]
     w_name = max(len(r[0]) for r in rows)
     w_value = min(24, max(len(r[1]) for r in rows))
@@ -113,7 +112,7 @@ def explain(algo: str, preset: str | None = None, overrides: Mapping[str, Any] |
              f"{'field':<{w_name}}  {'value':<{w_value}}  {'from':<{w_layer}}  source"]
     for name, value, layer, source in rows:
         lines.append(f"{name:<{w_name}}  {value:<{w_value}}  {layer:<{w_layer}}  {source}")
-    diffs = differences(rc, history, module)
+    diffs = differences(rc, history)
     lines += ["", "Known differences from the sources:" if diffs else "Known differences from the sources: none recorded"]
     lines += [f"- {d}" for d in diffs]
     return "\n".join(lines)

@@ -49,8 +49,8 @@ from softrl_jax.io import runlock, runstore
 from softrl_jax.train import parse_flags, show_help
 
 # Float fields whose values only enter the computation as numbers (never shapes or Python branches),
-# so points that differ in them share one compiled program. An algorithm module can replace this
-# set with its own `BATCHABLE` tuple.
+# so points that differ in them share one compiled program. An algorithm's AlgoSpec.batchable
+# (softrl_jax/algos) can replace this set.
 # Names ending in `_lr` count too. A field in this set that an algorithm does use in Python control
 # flow is caught when the group is traced, and its points then compile one by one.
 BATCHABLE = frozenset({"lr", "clip_norm", "alpha", "tau", "reward_scale", "gamma", "target_entropy_per_dim",
@@ -300,7 +300,7 @@ def build_points(algo: str, spec: dict, fixed_overrides: dict, count: int, sampl
 def batchable_fields(algo: str, algo_cfg_cls) -> frozenset[str]:
     from softrl_jax import algos
 
-    own = getattr(algos.get(algo), "BATCHABLE", None)
+    own = algos.spec(algo).batchable
     types = field_types(algo_cfg_cls)
     names = set(own) if own is not None else {n for n in types if n in BATCHABLE or n.endswith("_lr")}
     return frozenset(n for n in names if types.get(n) is float)

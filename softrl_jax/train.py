@@ -171,7 +171,7 @@ def usage(algo: str) -> str:
 
     module = algos.get(algo)
     lines = [__doc__.strip(), "", f"--algo: {', '.join(algos.ALGOS)} (default dspg)",
-             f"--preset: {', '.join(module.PRESETS)} (default {algos.default_preset(algo)})"]
+             f"--preset: {', '.join(algos.presets(algo).values)} (default {algos.default_preset(algo)})"]
     for title, cls in (("loop flags (all algorithms)", LoopConfig), (f"{algo} flags", module.Config)):
         lines += ["", title + ":"]
         types = field_types(cls)

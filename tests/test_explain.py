@@ -40,7 +40,7 @@ def test_cli_explain_names_layers_and_sources_and_writes_nothing(tmp_path):
 
 def test_per_task_layer_and_paper_clip_norm():
     text = explain("dspg", "paper", {"env": "brax:hopper"})
-    assert _row(text, "clip_norm")[1:] == ["1", "per-task", algos.get("dspg").TASK_SOURCE]
+    assert _row(text, "clip_norm")[1:] == ["1", "per-task", algos.presets("dspg").task_source]
     assert "Sec. 6.1" in _row(text, "clip_norm")[3]
     assert _row(text, "learning_starts")[1:3] == ["100", "preset"]
     assert "enough samples for a minibatch" in _row(text, "learning_starts")[3]
@@ -66,20 +66,20 @@ def test_every_value_a_layer_sets_has_a_citation():
     comes from."""
     missing = []
     for algo in algos.ALGOS:
-        module = algos.get(algo)
-        for preset, values in module.PRESETS.items():
+        ps = algos.presets(algo)
+        for preset, values in ps.values.items():
             for name in values:
-                if not field_source(module, preset, "preset", name):
+                if not field_source(algo, preset, "preset", name):
                     missing.append(f"{algo} {preset} {name}")
-        if module.TASK_DEFAULTS and not field_source(module, "", "per-task", ""):
-            missing.append(f"{algo} TASK_SOURCE")
-        for preset in getattr(module, "PRESET_TASK_DEFAULTS", {}):
-            if not field_source(module, preset, "preset per-task", ""):
-                missing.append(f"{algo} {preset} PRESET_TASK_SOURCES")
-        for cls in (LoopConfig, module.Config):
+        if ps.task_defaults and not field_source(algo, "", "per-task", ""):
+            missing.append(f"{algo} task_source")
+        for preset in ps.preset_task_defaults:
+            if not field_source(algo, preset, "preset per-task", ""):
+                missing.append(f"{algo} {preset} preset_task_sources")
+        for cls in (LoopConfig, algos.get(algo).Config):
             missing += [f"{algo} default {n}" for n, f in field_meta(cls).items() if not f.metadata.get("doc")]
-        for preset in module.PRESETS:
-            assert preset in getattr(module, "KNOWN_DIFFERENCES", {}), f"{algo} {preset}: KNOWN_DIFFERENCES"
+        for preset in ps.values:
+            assert preset in ps.differences, f"{algo} {preset}: differences"
     assert not missing, missing
 
 
@@ -97,3 +97,16 @@ def test_explain_refuses_what_run_config_refuses():
     proc = subprocess.run([sys.executable, "-m", "softrl_jax.train", "--algo=dspg", "--explain=maybe"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--explain" in proc.stderr
+
+
+def test_registry_matches_the_modules():
+    """Every registered algorithm: its maths module's flags agree with its AlgoSpec (action type, loop
+    kind), its presets load, and its first preset is the default; the maths modules carry no presets."""
+    for algo in algos.ALGOS:
+        spec, module, ps = algos.spec(algo), algos.get(algo), algos.presets(algo)
+        assert getattr(module, "DISCRETE", False) == (spec.actions == "discrete"), algo
+        assert getattr(module, "ON_POLICY", False) == (spec.loop == "on_policy"), algo
+        assert callable(module.check) and (spec.loop == "off_policy" or callable(module.check_loop)), algo
+        assert algos.default_preset(algo) == next(iter(ps.values)) and ps.values, algo
+        for moved in ("PRESETS", "PRESET_SOURCES", "KNOWN_DIFFERENCES", "TASK_DEFAULTS", "BATCHABLE"):
+            assert not hasattr(module, moved), f"{algo}: {moved} belongs in softrl_jax/presets or the registry"

@@ -4,7 +4,7 @@
 Measured on the 2-core CPU (4 vmapped seeds 0-3, one XLA device as in every in-process test), final
 greedy returns: soft_dqn [500, 257.6, 500, 500] (mean 439.4) in 54 s; dqn [500, 500, 500, 500] in 51 s.
 A single final evaluation is noisy (a seed can sit below 300 at one evaluation and at 500 at the next):
-the tuning runs are listed in softrl_jax/algos/qlearn_presets.py."""
+the tuning runs are listed in softrl_jax/presets/qlearn.py."""
 
 import pytest
 

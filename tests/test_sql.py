@@ -184,7 +184,7 @@ def test_entropy_estimate_of_known_sampler():
     np.testing.assert_allclose(sql.entropy_estimate(u), 0.5 * A * math.log(2 * math.pi * math.e * s**2), atol=0.1)
 
 
-@pytest.mark.parametrize("preset", list(sql.PRESETS))
+@pytest.mark.parametrize("preset", list(algos.presets("sql").values))
 def test_presets_build(preset):
     rc = algos.run_config("sql", preset, {"env": "multigoal" if preset == "multigoal" else "gymnax:Pendulum-v1"})
     assert rc.algo_cfg.num_fixed_particles >= 2

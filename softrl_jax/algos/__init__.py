@@ -1,23 +1,73 @@
-"""Algorithms by name. Each module declares `Config`, `PRESETS`, `TASK_DEFAULTS`, pure `init` and
-`update`, `act` and `act_eval`; `loop.make_agent(module, cfg, obs_size, action_size, spec)` binds them.
-Discrete-action modules declare `DISCRETE = True` (every function takes the EnvSpec after `cfg`) and
-may declare `window(cfg) -> n` to learn from n-step windows of the replay; on-policy modules declare
-`ON_POLICY = True` (softrl_jax/onpolicy.py)."""
+"""Algorithms by name: the registry (`AlgoSpec`) and the layered configuration of a run.
+
+Each algorithm is registered with an `AlgoSpec`: its maths module (softrl_jax/algos/<module>.py: `Config`,
+pure `init`, `update`, `act` and `act_eval`, an optional `check(cfg)` of cross-field values; discrete
+ones take the EnvSpec after `cfg` and may define `window(cfg)` for n-step replay windows; on-policy
+ones define `check_loop(loop, cfg)`), its presets (softrl_jax/presets), its action type and loop kind,
+and the fields a sweep may batch. `loop.make_agent` binds a module's functions; `programs.make_train`
+builds the off-policy loop (softrl_jax/loop.py), or the on-policy one (softrl_jax/onpolicy.py) for
+`loop="on_policy"`."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from typing import Any, Mapping
 
 from softrl_jax.config import ConfigError, LoopConfig, RunConfig, apply_overrides, check_loop, validate
+from softrl_jax.presets import Presets
 
-ALGOS = ("dspg", "sac", "ddpg", "sql", "dqn", "soft_dqn", "a2c_naive", "a2c_soft", "soft_dqn_pg")
+ACTIONS = ("continuous", "discrete")
+LOOPS = ("off_policy", "on_policy")
+
+
+@dataclasses.dataclass(frozen=True)
+class AlgoSpec:
+    """One registered algorithm. `module`: softrl_jax.algos.<module> (the maths); `presets`:
+    "<softrl_jax.presets module>:<Presets constant>"; `batchable`: config fields a sweep may vmap as
+    traced numbers (None: the sweep's rule, softrl_jax/sweep.py BATCHABLE)."""
+
+    name: str
+    module: str
+    presets: str
+    actions: str
+    loop: str
+    batchable: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        if self.actions not in ACTIONS or self.loop not in LOOPS:
+            raise ValueError(f"AlgoSpec {self.name}: actions in {ACTIONS}, loop in {LOOPS}")
+
+
+A2C_BATCHABLE = ("lr", "tau", "gamma", "value_coef", "rms_decay", "rms_eps")  # clip_norm = 0 is a Python branch
+SPECS = {s.name: s for s in (
+    AlgoSpec("dspg", "dspg", "dspg:DSPG", "continuous", "off_policy"),
+    AlgoSpec("sac", "sac", "sac:SAC", "continuous", "off_policy"),
+    AlgoSpec("ddpg", "ddpg", "ddpg:DDPG", "continuous", "off_policy"),
+    AlgoSpec("sql", "sql", "sql:SQL", "continuous", "off_policy"),
+    AlgoSpec("dqn", "dqn", "qlearn:DQN", "discrete", "off_policy"),
+    AlgoSpec("soft_dqn", "soft_dqn", "qlearn:SOFT_DQN", "discrete", "off_policy"),
+    AlgoSpec("a2c_naive", "a2c_naive", "a2c:A2C", "discrete", "on_policy", A2C_BATCHABLE),
+    AlgoSpec("a2c_soft", "a2c_soft", "a2c:A2C", "discrete", "on_policy", A2C_BATCHABLE),
+    AlgoSpec("soft_dqn_pg", "soft_dqn_pg", "a2c:SOFT_DQN_PG", "discrete", "on_policy", A2C_BATCHABLE),
+)}
+ALGOS = tuple(SPECS)
+
+
+def spec(name: str) -> AlgoSpec:
+    if name not in SPECS:
+        raise ConfigError(f"unknown algo {name!r}; valid choices: {', '.join(ALGOS)}")
+    return SPECS[name]
 
 
 def get(name: str):
-    if name not in ALGOS:
-        raise ConfigError(f"unknown algo {name!r}; valid choices: {', '.join(ALGOS)}")
-    return importlib.import_module(f"softrl_jax.algos.{name}")
+    """The maths module of an algorithm."""
+    return importlib.import_module(f"softrl_jax.algos.{spec(name).module}")
+
+
+def presets(name: str) -> Presets:
+    module, const = spec(name).presets.split(":")
+    return getattr(importlib.import_module(f"softrl_jax.presets.{module}"), const)
 
 
 def task_of(env_name: str) -> str:
@@ -28,7 +78,7 @@ def task_of(env_name: str) -> str:
 
 def default_preset(algo: str) -> str:
     """The first preset an algorithm lists (DSPG: paper; SAC and DDPG: modern)."""
-    return next(iter(get(algo).PRESETS))
+    return presets(algo).default
 
 
 LAYERS = ("default", "per-task", "preset", "preset per-task", "flag")  # run_config's layers, lowest first
@@ -39,38 +89,38 @@ def config_layers(algo: str, preset: str | None = None, overrides: Mapping[str, 
     above the config defaults, lowest first (names from LAYERS). Raises ConfigError."""
     from softrl_jax import envs
 
-    module = get(algo)
-    preset = default_preset(algo) if preset is None else preset
+    module, ps = get(algo), presets(algo)
+    preset = ps.default if preset is None else preset
     overrides = dict(overrides or {})
-    if preset not in module.PRESETS:
-        raise ConfigError(f"unknown preset {preset!r} for {algo}; valid choices: {', '.join(module.PRESETS)}")
+    if preset not in ps.values:
+        raise ConfigError(f"unknown preset {preset!r} for {algo}; valid choices: {', '.join(ps.values)}")
     # The environment: the flag, else the preset's own (the discrete algorithms' presets name theirs),
     # else the loop default.
-    env_name = overrides.get("env", module.PRESETS[preset].get("env", LoopConfig.env))
+    env_name = overrides.get("env", ps.values[preset].get("env", LoopConfig.env))
     if not isinstance(env_name, str):
         raise ConfigError(f"--env={env_name!r} is not a valid str")
     try:
         envs.check_env_name(env_name)
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    discrete = bool(getattr(module, "DISCRETE", False))
+    discrete = spec(algo).actions == "discrete"
     if envs.is_discrete(env_name) != discrete:
         kind, choices = (("discrete", envs.discrete_env_choices()) if discrete else
                          ("continuous", [e for e in envs.env_choices() if not envs.is_discrete(e)]))
         raise ConfigError(f"--env={env_name} does not fit --algo={algo}, which needs {kind} actions; valid choices: "
                           + ", ".join(choices))
     task = task_of(env_name)
-    preset_task = getattr(module, "PRESET_TASK_DEFAULTS", {}).get(preset, {}).get(task, {})
-    layers = [("per-task", module.TASK_DEFAULTS.get(task, {})), ("preset", module.PRESETS[preset]),
+    preset_task = ps.preset_task_defaults.get(preset, {}).get(task, {})
+    layers = [("per-task", ps.task_defaults.get(task, {})), ("preset", ps.values[preset]),
               ("preset per-task", preset_task), ("flag", overrides)]
     return module, preset, task, layers
 
 
 def run_config(algo: str, preset: str | None = None, overrides: Mapping[str, Any] | None = None) -> RunConfig:
-    """Layers: config defaults < per-task defaults < preset < the preset's per-task defaults (a module's
-    optional PRESET_TASK_DEFAULTS) < overrides. Raises ConfigError.
+    """Layers: config defaults < per-task defaults < preset < the preset's per-task defaults < overrides
+    (softrl_jax/presets). Raises ConfigError.
 
-    `preset=None` takes the algorithm's default preset (the first in its PRESETS)."""
+    `preset=None` takes the algorithm's default preset (the first it lists)."""
     module, preset, _, layers = config_layers(algo, preset, overrides)
     loop, cfg = LoopConfig(), module.Config()
     sources = {"per-task": "task default", "preset": "preset field", "preset per-task": "preset task default",
@@ -78,9 +128,8 @@ def run_config(algo: str, preset: str | None = None, overrides: Mapping[str, Any
     for name, layer in layers:
         loop, cfg = apply_overrides(loop, cfg, layer, sources[name])
     validate(cfg)
-    if hasattr(module, "check"):  # the algorithm's cross-field checks
-        module.check(cfg)
-    if hasattr(module, "check_loop"):  # on-policy algorithms: their own loop checks (no replay, no warm-up)
+    module.check(cfg)  # the algorithm's cross-field checks
+    if spec(algo).loop == "on_policy":  # their own loop checks (no replay, no warm-up)
         module.check_loop(loop, cfg)
     else:
         check_loop(loop, cfg.batch_size)

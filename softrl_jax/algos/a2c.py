@@ -43,7 +43,7 @@ import jax.numpy as jnp
 import optax
 
 from softrl_jax import ops
-from softrl_jax.config import CPU_PRESET_DIFFERENCE, fld, quick_source
+from softrl_jax.config import fld
 from softrl_jax.envs import EnvSpec
 from softrl_jax.networks import DiscreteHeads
 from softrl_jax.onpolicy import Rollout
@@ -79,38 +79,8 @@ class Config:
                                                             "the plain entropy bonus, eqs. 82-83)")
 
 
-TASK_DEFAULTS: dict[str, dict] = {}
-# Fields a sweep may batch as traced numbers (softrl_jax/sweep.py); clip_norm = 0 switches clipping off in Python.
-BATCHABLE = ("lr", "tau", "gamma", "value_coef", "rms_decay", "rms_eps")
-
-# `paper`: the A2C hyperparameters (the Config defaults) on a MinAtar task, learning from the first
-# rollout. `quick`: CartPole-v1 on a 2-core CPU (tests/test_a2c.py).
-PRESETS = {
-    "paper": {"env": "gymnax:Breakout-MinAtar", "num_envs": 16, "warmup_steps": 0},
-    "quick": {"env": "gymnax:CartPole-v1", "hidden": (64, 64), "optimizer": "adam", "lr": 1e-3, "n_steps": 8,
-              "num_envs": 16, "warmup_steps": 0, "total_steps": 512_000, "eval_every": 12_800,
-              "eval_episodes": 8},
-}
-_NO_WARMUP = "on-policy: learning starts with the first rollout (onpolicy.check_loop)"
-PRESET_SOURCES = {
-    "paper": {"env": "ours: a MinAtar task (gymnax) in place of the paper's Atari games",
-              "num_envs": "ours: 16 parallel environments (A3C's 16 actor-learners, Mnih et al. 2016; baselines "
-                          "run.py takes the CPU count)",
-              "warmup_steps": _NO_WARMUP},
-    "quick": {"*": quick_source("test_a2c.py", "gymnax CartPole-v1"),
-              "warmup_steps": _NO_WARMUP},
-}
-_PAPER_DIFFERENCES = [
-    "MinAtar (10x10 images, MinAtar's small network) in place of Atari (the Nature DQN network, 4 stacked "
-    "frames, frame skip 4) and 320M frames",
-    "constant learning rate: baselines A2C decays it linearly to 0 over training (lrschedule='linear')",
-    "optax RMSProp (squared-gradient average from 0, epsilon inside the square root) for TF's RMSPropOptimizer",
-    "evaluation: greedy (argmax) episodes, the suite's protocol; the paper reports training returns",
-    "truncations bootstrap V of the true final observation (baselines: every episode end cuts the return)",
-]
-_ON_POLICY = ("on-policy loop (softrl_jax/onpolicy.py): --buffer_size, --replay_obs_dtype, --updates_per_step and "
-              "--warmup are unused; one update per rollout of num_envs x n_steps transitions")
-KNOWN_DIFFERENCES = {"paper": [*_PAPER_DIFFERENCES, _ON_POLICY], "quick": [CPU_PRESET_DIFFERENCE, _ON_POLICY]}
+def check(cfg: Config) -> None:
+    """Cross-field checks of the config: none beyond each field's own range."""
 
 
 def check_loop(loop, cfg: Config) -> None:

@@ -6,7 +6,3 @@ from __future__ import annotations
 
 from softrl_jax.algos.qlearn import (DISCRETE, Config, State, act, act_eval, check, init, q_values,  # noqa: F401
                                      update, window)
-from softrl_jax.algos.qlearn_presets import KNOWN_DIFFERENCES, PRESET_SOURCES, presets
-
-TASK_DEFAULTS: dict[str, dict] = {}
-PRESETS = presets(soft=False)

@@ -8,7 +8,3 @@ from __future__ import annotations
 from softrl_jax.algos.qlearn import (DISCRETE, State, act, act_eval, check, init, q_values, update,  # noqa: F401
                                      window)
 from softrl_jax.algos.qlearn import SoftConfig as Config
-from softrl_jax.algos.qlearn_presets import KNOWN_DIFFERENCES, PRESET_SOURCES, presets
-
-TASK_DEFAULTS: dict[str, dict] = {}
-PRESETS = presets(soft=True)

@@ -1,4 +1,4 @@
-"""Presets of `dqn` and `soft_dqn` (softrl_jax.algos.qlearn), with their `--explain` citations.
+"""Presets of `dqn` and `soft_dqn` (softrl_jax/algos/qlearn.py is the maths), with their `--explain` citations.
 
 minatar: MinAtar's DQN (Young & Tian 2019, github kenjyoung/MinAtar examples/dqn.py) on gymnax
 Breakout-MinAtar; the learner's values are the Config defaults (cited there), the preset sets the
@@ -10,7 +10,8 @@ quick: gymnax CartPole-v1 on a 2-core CPU in a few minutes (tests/test_learning_
 
 from __future__ import annotations
 
-from softrl_jax.config import CPU_PRESET_DIFFERENCE, QUICK_LOOP, quick_source
+from softrl_jax.presets import Presets
+from softrl_jax.presets.common import CPU_PRESET_DIFFERENCE, QUICK_LOOP, quick_source
 
 MINATAR = "MinAtar examples/dqn.py (Young & Tian 2019)"
 PAPER = "Schulman, Chen & Abbeel 2017 Sec. 6.2"
@@ -68,3 +69,6 @@ KNOWN_DIFFERENCES = {
     ],
     "quick": [CPU_PRESET_DIFFERENCE],
 }
+
+DQN = Presets(values=presets(soft=False), sources=PRESET_SOURCES, differences=KNOWN_DIFFERENCES)
+SOFT_DQN = Presets(values=presets(soft=True), sources=PRESET_SOURCES, differences=KNOWN_DIFFERENCES)
