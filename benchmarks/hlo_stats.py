@@ -93,7 +93,8 @@ def main(argv: list[str]) -> int:
     import jax
 
     from softrl_jax import algos, envs, runner
-    from softrl_jax.loop import make_train, seed_keys
+    from softrl_jax.loop import seed_keys
+    from softrl_jax.programs import make_train
     from softrl_jax.train import config_from_flags
 
     json_path = next((a.split("=", 1)[1] for a in argv if a.startswith("--json=")), "")

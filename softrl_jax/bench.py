@@ -147,7 +147,8 @@ def bench_loop(rc, chunks: int) -> dict:
     import numpy as np
 
     from softrl_jax import algos, envs, replay, runner
-    from softrl_jax.loop import make_agent, make_train, seed_keys
+    from softrl_jax.loop import make_agent, seed_keys
+    from softrl_jax.programs import make_train
 
     loop = rc.loop
     env = envs.make(loop.env, loop.episode_length or None)
@@ -272,7 +273,8 @@ def bench_checkpoint(rc, buffer_sizes=(None, 1_000_000), saves: int = 3) -> dict
     import jax
 
     from softrl_jax import algos, checkpoint, envs
-    from softrl_jax.loop import make_train, seed_keys
+    from softrl_jax.loop import seed_keys
+    from softrl_jax.programs import make_train
 
     rows = []
     for size in buffer_sizes:

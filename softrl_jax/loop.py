@@ -152,12 +152,11 @@ class Trainer(NamedTuple):
 
 
 def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
-    """Build the fused loop for `algorithm` (a module of softrl_jax.algos) on `env`. On-policy
-    algorithms (module attribute `ON_POLICY = True`) get `softrl_jax.onpolicy.make_train`'s loop."""
+    """Build the fused off-policy loop for `algorithm` (a module of softrl_jax.algos) on `env`.
+    On-policy algorithms have their own loop: `softrl_jax.programs.make_train` picks the one that fits."""
     if getattr(algorithm, "ON_POLICY", False):
-        from softrl_jax import onpolicy
-
-        return onpolicy.make_train(algorithm, env, config)
+        raise ValueError(f"{getattr(algorithm, '__name__', algorithm)} is on-policy: build it with "
+                         "softrl_jax.programs.make_train (softrl_jax/onpolicy.py)")
     loop = config.loop
     spec = env.spec
     n = loop.num_envs

@@ -1,7 +1,7 @@
 """The fused on-policy n-step loop (A2C-style: synchronous parallel rollouts, one update per rollout).
 
-`make_train(algorithm, env, config)` serves algorithm modules with `ON_POLICY = True` (`loop.make_train`
-dispatches here) and returns the same `loop.Trainer` and `loop.Carry` as the off-policy loop, so the
+`make_train(algorithm, env, config)` serves algorithm modules with `ON_POLICY = True`
+(`softrl_jax.programs.make_train` dispatches here) and returns the same `loop.Trainer` and `loop.Carry` as the off-policy loop, so the
 runner, checkpoints and resume, W&B, progress bars and reports work unchanged:
 
     iteration     `n_steps` vector steps of `num_envs` environments, actions sampled from the current

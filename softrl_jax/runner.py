@@ -192,7 +192,8 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
     from softrl_jax.io.progress import StepProgress
     from softrl_jax.io.runstore import RunStore
     from softrl_jax.io.watchdog import Watchdog
-    from softrl_jax.loop import CARRY_AXES, env_batch, make_train, seed_keys
+    from softrl_jax.loop import CARRY_AXES, env_batch, seed_keys
+    from softrl_jax.programs import make_train
 
     rc0 = points[0].rc
     loop = rc0.loop

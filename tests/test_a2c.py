@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from helpers import final_returns
-from softrl_jax import algos, envs, loop, onpolicy, train
+from softrl_jax import algos, envs, onpolicy, programs, train
 from softrl_jax.algos import a2c
 from softrl_jax.checkpoint import read_carry
 from softrl_jax.config import ConfigError, LoopConfig, RunConfig
@@ -68,7 +68,7 @@ def recorder():
 def test_rollout_stores_true_next_obs_cut_flags_and_restarts():
     rc = RunConfig("stub", "x", LoopConfig(env="hand", num_envs=N, eval_every=T * N, total_steps=T * N,
                                            warmup_steps=0, eval_episodes=2, autoreset="exact"), StubConfig())
-    trainer = loop.make_train(recorder(), hand_env(), rc)  # dispatched on ON_POLICY
+    trainer = programs.make_train(recorder(), hand_env(), rc)  # dispatched on ON_POLICY
     assert trainer.n_chunks == 1 and trainer.logged(0)
     carry, metrics = jax.jit(trainer.chunk)(trainer.init(jax.random.PRNGKey(3)))
     r = jax.tree.map(np.asarray, carry.agent)
