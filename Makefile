@@ -11,7 +11,7 @@ COUNT  ?= 4
 PRESET ?= quick
 ARGS   ?=
 
-.PHONY: install demo test test-slow bench bench-peers bench-gpu sweep report irl pg-soft-q benchmark results-page clean
+.PHONY: install demo test test-slow bench bench-peers bench-gpu sweep report irl pg-soft-q benchmark results-page docs docs-serve clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ demo: $(STAMP)
 	$(BIN)/python -m softrl_jax.train --algo=dspg --env=gymnax:Pendulum-v1 --seeds=4 --seed=0 \
 		--total_steps=30000 --preset=quick $(ARGS)
 
-# Fast suite plus the short learning test (slow learning tests excluded; see test-slow), on
+# Fast suite plus two short learning tests (slow learning tests excluded; see test-slow), on
 # TEST_WORKERS pytest-xdist workers, one test module per worker (its module fixtures built once):
 # most tests wait on one-threaded XLA compiles, so 2 workers on 2 cores took 14 min against 23-27.
 # pytest exit code 5 means no test ran: that is a failure too.
@@ -52,12 +52,13 @@ pg-soft-q: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m softrl_jax.bench $(ARGS)
 
-# Our SAC beside rejax (gymnax Pendulum, 1/4/16 seeds) and Brax's SAC trainer (MJX inverted double
-# pendulum); installs both peers into .venv-peers/ first. About 15 minutes on a 2-core CPU.
+# Our SAC beside rejax (gymnax Pendulum, 4 seeds) and Brax's SAC trainer (MJX inverted double
+# pendulum), equal work, repeats and the spread; installs both peers into .venv-peers/ first
+# (docs/benchmarks.md gives the time it takes).
 bench-peers: $(STAMP)
 	$(BIN)/python -m softrl_jax.bench_peers $(ARGS)
 
-# The GPU suite (needs a CUDA jax and a GPU; refuses otherwise): at most about 20 minutes on one GPU.
+# The GPU suite (needs a CUDA jax and a GPU; refuses otherwise): at most about 9 minutes on one GPU (--budget_s).
 bench-gpu: $(STAMP)
 	$(BIN)/python -m softrl_jax.bench_gpu --json=reports/gpu/bench-gpu.json $(ARGS)
 
@@ -77,6 +78,13 @@ benchmark: $(STAMP)
 
 results-page: $(STAMP)
 	$(BIN)/python -m softrl_jax.report --results=results/$(SUITE)
+
+# The documentation site (mkdocs.yml, pages in docs/): built into site/, strict (a broken link fails it).
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
+
+docs-serve: $(STAMP)
+	$(BIN)/mkdocs serve
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

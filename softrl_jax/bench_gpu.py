@@ -175,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         platform = jax.default_backend()
         if platform != "gpu" and not allow_cpu:
             raise ConfigError(f"make bench-gpu needs a CUDA build of jax and a GPU; this jax {jax.__version__} runs on "
-                              f"{platform} (install: pip install -U 'jax[cuda13]', see README 'On a GPU')")
+                              f"{platform} (install: pip install -U 'jax[cuda13]', see docs/benchmarks.md 'On a GPU')")
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -31,7 +31,7 @@ from typing import Any, Sequence
 from softrl_jax.config import ConfigError
 
 # Fields a resumed run may change: where and how it runs, never what it computes (devices can change
-# float rounding; see README "Same numbers on more devices?").
+# float rounding; see docs/scale.md "Same numbers on more devices?").
 MAY_CHANGE = frozenset({
     "progress", "compile_cache", "checkpoint", "checkpoint_every", "devices", "cpu_devices", "distributed",
     "on_hang", "hang_factor", "hang_floor_s",

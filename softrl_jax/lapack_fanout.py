@@ -15,7 +15,7 @@ jax fixed it upstream in commit 859992407d ("Don't try to parallelize LAPACK ker
 builds", after the 0.11.0 release). On an affected jaxlib the runner keeps at least one pool thread
 free (at most `threads - 1` devices) whenever a program could reach the threshold; one free thread
 drains every blocked fan-out, so the deadlock cannot happen. The cost is speed, and the float32
-rounding that any other device count brings (README, "Same numbers on more devices?"); the choice is
+rounding that any other device count brings (docs/scale.md, "Same numbers on more devices?"); the choice is
 deterministic, so the same command on the same machine and jaxlib always trains the same numbers.
 """
 

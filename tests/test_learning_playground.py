@@ -16,7 +16,7 @@ THRESHOLD_SHORT = 750.0
 # 64000 steps, 4 seeds. From the command line (one XLA device per core) the means were 905 (SAC), 934
 # (DSPG) and 837 (DDPG); in this process (one device, other rounding) DDPG's seeds ended at 439, 875,
 # 736 and 500 (mean 637): at this budget DDPG does NOT reliably beat the zero action, so its bar is
-# "clearly better than random" only (README says so). SAC and DSPG must beat the zero action.
+# "clearly better than random" only (docs/playground.md says so). SAC and DSPG must beat the zero action.
 THRESHOLD = {"sac": 800.0, "dspg": 850.0, "ddpg": 550.0}
 
 

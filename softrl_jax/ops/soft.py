@@ -83,7 +83,7 @@ def soft_policy_gradient_loss(
       alpha: temperature.
       baseline: "none" is the paper's estimator (b = 0). "loo" subtracts the leave-one-out mean of
         `q - alpha * log_pi` over the other M - 1 samples; since b_j does not depend on a_j the
-        estimate stays unbiased while its variance drops sharply (see README, "baseline").
+        estimate stays unbiased while its variance drops sharply (docs/training.md, "Finding: the paper's estimator needs a baseline").
 
     Returns:
       scalar loss.
