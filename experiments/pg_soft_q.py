@@ -53,12 +53,13 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
+from softrl_jax import campaign
 from softrl_jax.config import ConfigError, parse_value
+from softrl_jax.io.signals import Children, Interrupted
 from softrl_jax.train import parse_flags, show_help
 
 TASKS = {"breakout": "Breakout-MinAtar", "asterix": "Asterix-MinAtar", "freeway": "Freeway-MinAtar",
@@ -91,9 +92,14 @@ def _split_passthrough(argv):
     return argv, []
 
 
+def _flag(v) -> str:
+    return str(v).lower() if isinstance(v, bool) else str(v)
+
+
 def plan(argv) -> tuple[dict, list]:
-    """(options, [(algo, task, RunConfig)]): every piece validated before anything runs. Raises ConfigError."""
-    from softrl_jax import algos, checkpoint
+    """(options, [campaign.Piece]): every piece validated by the train command's own checks before anything
+    runs, with what its run folder holds (softrl_jax/campaign.py). Raises ConfigError."""
+    from softrl_jax import algos
 
     own, rest = _split_passthrough(list(argv))
     flags = parse_flags(own)
@@ -136,11 +142,14 @@ def plan(argv) -> tuple[dict, list]:
                     "total_steps": steps[f"{f}_steps"], "eval_every": steps[f"{f}_eval_every"],
                     "env": f"gymnax:{TASKS[task]}", "seeds": seeds, "progress": progress,
                     "out": str(Path(o["out"]) / f"{algo}-{task}"), **passthrough}
-            rc = algos.run_config(algo, None, over)
-            checkpoint.check_same_config(rc.loop.out, rc.flat())  # a folder of another config is refused now
-            pieces.append((algo, task, rc))
+            flags = {"algo": algo, "preset": algos.default_preset(algo), **{k: _flag(v) for k, v in over.items()}}
+            pieces.append(campaign.plan_piece(f"{algo}-{task}", flags, task=task))
     o.update(tasks=tasks, algos=chosen, **steps)
     return o, pieces
+
+
+def _triples(pieces) -> list:
+    return [(p.algo, p.task, p.rc) for p in pieces]
 
 
 def finished(rc) -> bool:
@@ -169,10 +178,8 @@ def curves(rc) -> tuple[np.ndarray, np.ndarray]:
 def summarise(o: dict, pieces: list, seconds: dict) -> dict:
     from softrl_jax.report import best_average_return, bootstrap_mean_band
 
-    import jax
-
     rows = []
-    for algo, task, rc in pieces:
+    for algo, task, rc in _triples(pieces):
         if not has_metrics(rc):
             continue  # not trained (e.g. a run stopped before this piece): left out of the table, named below
         steps, values = curves(rc)
@@ -182,10 +189,9 @@ def summarise(o: dict, pieces: list, seconds: dict) -> dict:
                      "steps": int(steps[-1]), "final_mean": float(np.nanmean(final)), "final_lo": float(lo[0]),
                      "final_hi": float(hi[0]), "final_per_seed": final.tolist(),
                      "best_average": best_average_return(values), "wall_s": seconds.get((algo, task))})
-    d = jax.devices()[0]
-    missing = [f"{algo}-{task}" for algo, task, rc in pieces if not has_metrics(rc)]
+    missing = [f"{algo}-{task}" for algo, task, rc in _triples(pieces) if not has_metrics(rc)]
     return {"scale": o["scale"], "tasks": o["tasks"], "algos": o["algos"],
-            **{k: o[k] for k in CPU_STEPS}, "device": f"{d.platform}:{d.device_kind}", "jax": jax.__version__,
+            **{k: o[k] for k in CPU_STEPS}, "device": o["device"], "jax": o["jax"],
             "rows": rows, "missing": missing}
 
 
@@ -221,7 +227,7 @@ def plot(pieces: list, o: dict, path: Path) -> None:
 
     from softrl_jax.report import bootstrap_mean_band
 
-    data = {(algo, task): curves(rc) for algo, task, rc in pieces if has_metrics(rc)}
+    data = {(algo, task): curves(rc) for algo, task, rc in _triples(pieces) if has_metrics(rc)}
     rows = [(t, pair) for t, pair in COMPARISONS if any((a, task) in data for a in pair for task in o["tasks"])]
     if not rows:
         return
@@ -262,12 +268,15 @@ def main(argv=None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    from softrl_jax import checkpoint, report, runner
+    from softrl_jax import report
     from softrl_jax.io.runstore import write_json
 
     out = Path(o["out"])
     seconds: dict = {}
-    t0 = time.perf_counter()
+    from importlib.metadata import version
+
+    o["device"], o["jax"] = campaign.device_description(), version("jax")  # asked of a child: JAX here would
+    # take the GPU memory the pieces need
 
     def write() -> dict:  # after every piece, so a run stopped early keeps its figure and table
         summary = summarise(o, pieces, seconds)
@@ -276,26 +285,22 @@ def main(argv=None) -> int:
         plot(pieces, o, out / "comparisons.png")
         return summary
 
-    for i, (algo, task, rc) in enumerate(pieces):
-        if finished(rc):
-            print(f"[{i + 1}/{len(pieces)}] {algo} on {task}: finished earlier, kept", flush=True)
-            continue
-        if not o["train"]:
-            continue
-        if o["budget_s"] and time.perf_counter() - t0 > o["budget_s"]:
-            print(f"[{i + 1}/{len(pieces)}] {algo} on {task}: skipped, --budget_s={o['budget_s']:g} spent", flush=True)
-            continue
-        print(f"[{i + 1}/{len(pieces)}] {algo} on {task} ({rc.loop.env}, preset {rc.preset}, {rc.loop.seeds} seeds, "
-              f"{rc.loop.total_steps:,} steps)", flush=True)
-        t = time.perf_counter()
-        try:
-            runner.run([runner.Point(rc)], description=f"{algo} {task}")
-        except checkpoint.Stopped as e:  # SIGTERM / SIGINT: the piece checkpointed; the same command continues
-            write()
-            print(f"{e}; checkpoint written. Run the same command to continue.", file=sys.stderr)
-            return e.exit_code
-        seconds[(algo, task)] = time.perf_counter() - t
+    def after(piece, spent: float) -> None:
+        if spent:  # trained by this command (a piece finished earlier keeps no wall time here)
+            seconds[(piece.algo, piece.task)] = spent
         write()
+
+    if o["train"]:  # each piece one train process (softrl_jax/campaign.py): finished ones skipped
+        with Children() as children:
+            try:
+                code = campaign.run_pieces(pieces, children, after=after, budget_s=o["budget_s"])
+            except Interrupted as e:  # SIGTERM / SIGINT: the piece checkpointed; the same command continues
+                write()
+                print(e, file=sys.stderr)
+                return e.exit_code
+        if code:
+            write()
+            return code
     summary = write()
     if summary["rows"]:
         report.build([str(out)], out / "report")

@@ -137,16 +137,20 @@ def shown(cmd: list[str]) -> str:
 
 
 def run_pieces(pieces: Sequence[Piece], children: Children, after: Callable[[Piece, float], None] | None = None,
-               skip: Callable[[Piece], bool] | None = None) -> int:
+               budget_s: float = 0.0) -> int:
     """Run every unfinished piece, one after another, as a child process; `after(piece, seconds)` once a
-    piece ends well (also for a piece found finished, with 0 s). The first failing piece stops the
-    campaign with its exit code; SIGTERM/SIGINT raise `Interrupted` once the running piece has
-    checkpointed."""
+    piece ends well (also for a piece found finished, with 0 s). `budget_s` > 0: no piece starts after
+    that many seconds. The first failing piece stops the campaign with its exit code; SIGTERM/SIGINT
+    raise `Interrupted` once the running piece has checkpointed."""
+    t0 = time.perf_counter()
     for p in pieces:
-        if p.finished or (skip is not None and skip(p)):
+        if p.finished:
             print(f"{p.name}: finished ({p.total_steps:,} steps): skipped", flush=True)
             if after is not None:
                 after(p, 0.0)
+            continue
+        if budget_s and time.perf_counter() - t0 > budget_s:
+            print(f"{p.name}: not started, --budget_s={budget_s:g} spent", flush=True)
             continue
         print(f"{p.name}: {p.status()}: {shown(p.command())}", flush=True)
         t = time.perf_counter()
