@@ -32,7 +32,7 @@ from softrl_jax import algos, envs
 from softrl_jax.config import ConfigError
 from softrl_jax.envs.multigoal import GOAL_NAMES, MultiGoalParams, goal_cost, reached_goal
 from softrl_jax.io.signals import exit_on_signal
-from softrl_jax.loop import make_agent, make_train
+from softrl_jax.loop import make_train
 from softrl_jax.train import parse_flags
 
 # Settings shared by every algorithm (loop fields, plus the reward scale that sets the temperature).
@@ -84,7 +84,7 @@ def train(rc):
     records = [{"seed": rc.loop.seed, "step": int(metrics["step"][i]),
                 **{k: float(v[i]) for k, v in metrics.items() if k != "step"}}
                for i in range(trainer.n_chunks) if trainer.logged(i)]  # warm-up-only chunks are not evaluated
-    agent = make_agent(module, rc.algo_cfg, env.spec.obs_size, env.spec.action_size)
+    agent = module.make(rc.algo_cfg, env.spec)
     return agent, carry.agent, records, seconds
 
 

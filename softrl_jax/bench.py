@@ -147,7 +147,7 @@ def bench_loop(rc, chunks: int) -> dict:
     import numpy as np
 
     from softrl_jax import algos, envs, replay, runner
-    from softrl_jax.loop import make_agent, seed_keys
+    from softrl_jax.loop import seed_keys
     from softrl_jax.programs import make_train
 
     loop = rc.loop
@@ -177,7 +177,7 @@ def bench_loop(rc, chunks: int) -> dict:
     loop_updates_per_s = env_steps_per_s / loop.num_envs * loop.updates_per_step  # seed-updates
 
     # The bare update: the same number of updates as one chunk, on batches drawn from the real buffer.
-    agent = make_agent(algorithm, rc.algo_cfg, env.spec.obs_size, env.spec.action_size)
+    agent = algorithm.make(rc.algo_cfg, env.spec)
     n_updates = loop.eval_every // loop.num_envs * loop.updates_per_step
     batch_keys = jax.random.split(jax.random.PRNGKey(0), loop.seeds * 16).reshape(loop.seeds, 16, 2)
     batches = jax.vmap(jax.vmap(trainer.replay.sample, in_axes=(None, 0)))(carry.buffer, batch_keys)

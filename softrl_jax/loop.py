@@ -45,20 +45,8 @@ import jax
 import jax.numpy as jnp
 
 from softrl_jax import envs, normalize, replay
+from softrl_jax.agent import Agent
 from softrl_jax.config import LoopConfig, RunConfig, learning_start, random_steps
-
-
-class Agent(NamedTuple):
-    """An algorithm bound to its config and sizes. All four are pure functions of arrays."""
-
-    init: Callable[[chex.PRNGKey], Any]  # key -> agent state
-    # (state, obs [O], noise [A], key) -> (action [A], noise [A]). `noise` is per-environment
-    # exploration state carried in the scan (DDPG's Ornstein-Uhlenbeck process); it is reset to
-    # zeros when an episode ends. Stochastic policies pass it through unchanged.
-    act: Callable[[Any, chex.Array, chex.Array, chex.PRNGKey], tuple[chex.Array, chex.Array]]
-    act_eval: Callable[[Any, chex.Array], chex.Array]  # (state, obs [O]) -> deterministic action [A]
-    # (state, batch [B], key): a Transition batch, or a replay.Window batch for n-step modules (window)
-    update: Callable[[Any, Any, chex.PRNGKey], tuple[Any, dict]]
 
 
 class Carry(NamedTuple):
@@ -78,30 +66,6 @@ class Carry(NamedTuple):
 
 # vmap axes of a Carry over seeds: the counters are shared, everything else is per seed.
 CARRY_AXES = Carry(0, 0, 0, 0, 0, 0, 0, 0, None, None)
-
-
-def make_agent(algorithm, cfg, obs_size: int, action_size: int, spec: envs.EnvSpec | None = None) -> Agent:
-    """Bind an algorithm module's pure `init`, `act`, `act_eval`, `update` to its config and sizes.
-
-    A discrete-action module (`DISCRETE = True`) takes the environment's `EnvSpec` (its network needs
-    `num_actions` and `obs_shape`) after `cfg` in every function, as the on-policy modules do:
-    `init(cfg, spec, key)`, `act(cfg, spec, state, obs, noise, key)`, `act_eval(cfg, spec, state, obs)`,
-    `update(cfg, spec, state, batch, key)`; `spec` is required then."""
-    if getattr(algorithm, "DISCRETE", False):
-        if spec is None:
-            raise ValueError(f"{algorithm.__name__} has discrete actions: make_agent needs the EnvSpec")
-        return Agent(
-            init=lambda key: algorithm.init(cfg, spec, key),
-            act=lambda state, obs, noise, key: algorithm.act(cfg, spec, state, obs, noise, key),
-            act_eval=lambda state, obs: algorithm.act_eval(cfg, spec, state, obs),
-            update=lambda state, batch, key: algorithm.update(cfg, spec, state, batch, key),
-        )
-    return Agent(
-        init=lambda key: algorithm.init(cfg, key, obs_size, action_size),
-        act=lambda state, obs, noise, key: algorithm.act(cfg, state, obs, noise, key),
-        act_eval=lambda state, obs: algorithm.act_eval(cfg, state, obs),
-        update=lambda state, batch, key: algorithm.update(cfg, state, batch, key),
-    )
 
 
 Hparams = Mapping[str, chex.Array]  # traced overrides of algorithm config fields (sweep points)
@@ -166,14 +130,14 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
     first_update = learning_start(loop)  # the step storing this transition makes the first update
     pool = loop.autoreset == "pool"
     starts = reset_starts(loop)
-    # n-step algorithms (a module's `window(cfg)` > 1) learn from windows of n steps (replay.Window);
-    # the rest from single transitions. A shape: fixed by the run's config, not by sweep points.
-    window = algorithm.window(config.algo_cfg) if hasattr(algorithm, "window") else 1
+    # n-step algorithms (an Agent's window > 1) learn from windows of n steps (replay.Window); the rest
+    # from single transitions. A shape: fixed by the run's config, not by sweep points.
+    window = algorithm.make(config.algo_cfg, spec).window
     env_shape = jax.eval_shape(lambda: jax.vmap(lambda k: envs.reset(env, k))(jax.random.split(jax.random.PRNGKey(0), n)))
 
     def agent_for(hparams: Hparams | None) -> Agent:
         cfg = config.algo_cfg if not hparams else dataclasses.replace(config.algo_cfg, **hparams)
-        return make_agent(algorithm, cfg, spec.obs_size, spec.action_size, spec)
+        return algorithm.make(cfg, spec)
 
     def init(key, hparams=None):
         agent = agent_for(hparams)

@@ -39,6 +39,7 @@ import jax
 import jax.numpy as jnp
 
 from softrl_jax import envs, loop as offpolicy, normalize
+from softrl_jax.agent import Agent
 from softrl_jax.config import ConfigError, LoopConfig, RunConfig, check_devices, check_whole_chunks, validate
 
 
@@ -77,16 +78,6 @@ def check_rollouts(loop: LoopConfig, n_steps: int) -> None:
                           f"{loop.num_envs} x {n_steps} = {per} (a chunk is whole rollouts); choose {choose}")
 
 
-def make_agent(algorithm, cfg, spec: envs.EnvSpec) -> offpolicy.Agent:
-    """The module's functions bound to `cfg` and `spec` as a loop.Agent (`noise` passes through)."""
-    return offpolicy.Agent(
-        init=lambda key: algorithm.init(cfg, spec, key),
-        act=lambda state, obs, noise, key: (algorithm.act(cfg, spec, state, obs, key), noise),
-        act_eval=lambda state, obs: algorithm.act_eval(cfg, spec, state, obs),
-        update=lambda state, rollout, key: algorithm.update(cfg, spec, state, rollout, key),
-    )
-
-
 def make_train(algorithm, env: envs.Env, config: RunConfig) -> offpolicy.Trainer:
     """Build the fused on-policy loop for `algorithm` (ON_POLICY = True) on `env`."""
     loop = config.loop
@@ -99,9 +90,9 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> offpolicy.Trainer
     starts = offpolicy.reset_starts(loop)
     env_shape = jax.eval_shape(lambda: jax.vmap(lambda k: envs.reset(env, k))(jax.random.split(jax.random.PRNGKey(0), n)))
 
-    def agent_for(hparams) -> offpolicy.Agent:
+    def agent_for(hparams) -> Agent:
         cfg = config.algo_cfg if not hparams else dataclasses.replace(config.algo_cfg, **hparams)
-        return make_agent(algorithm, cfg, spec)
+        return algorithm.make(cfg, spec)
 
     def init(key, hparams=None):
         agent = agent_for(hparams)
@@ -119,7 +110,7 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> offpolicy.Trainer
     def norm(stats, obs):
         return offpolicy.normalise(loop, stats, obs)
 
-    def iteration(agent: offpolicy.Agent, reset_pool):
+    def iteration(agent: Agent, reset_pool):
         def env_step(c, _):
             agent_state, env_state, stats, key = c
             key, act_key, step_key = jax.random.split(key, 3)

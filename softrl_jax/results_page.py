@@ -35,7 +35,8 @@ COLORS = {"sac": "tab:blue", "dspg": "tab:red", "ddpg": "tab:green", "sql": "tab
 
 def load_results(folder: Path, suite) -> tuple[dict[tuple[str, str], dict], list[str]]:
     """({(task env, algo): record} of the suite's protocol, [lines about files left out])."""
-    from softrl_jax.benchmark import RESULTS_FORMAT, task_name
+    from softrl_jax.benchmark import RESULTS_FORMAT
+    from softrl_jax.suites import task_name
 
     records, left_out = {}, []
     for task in suite.tasks:
@@ -76,7 +77,7 @@ def plot_curves(suite, records, path: Path, reps: int, seed: int) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from softrl_jax.benchmark import task_name
+    from softrl_jax.suites import task_name
 
     tasks = [t for t in suite.tasks if any((t, a) in records for a in suite.algos)]
     cols = min(3, max(1, len(tasks)))
@@ -157,7 +158,7 @@ def build(results: str | Path, docs: str | Path = "docs/results", reps: int = 20
           suite_name: str = "") -> Path:
     """Write `<docs>/<suite>.md` and its figures; returns the page's path. The suite: `suite_name` (a name
     in benchmarks/suites/ or a path), else the results folder's name."""
-    from softrl_jax.benchmark import load_suite, task_name
+    from softrl_jax.suites import load_suite, task_name
 
     folder = Path(results)
     if not folder.is_dir():

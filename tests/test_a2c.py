@@ -27,6 +27,7 @@ import pytest
 
 from helpers import final_returns
 from softrl_jax import algos, envs, onpolicy, programs, train
+from softrl_jax.agent import bind_on_policy
 from softrl_jax.algos import a2c
 from softrl_jax.checkpoint import read_carry
 from softrl_jax.config import ConfigError, LoopConfig, RunConfig
@@ -57,12 +58,12 @@ class StubConfig:
 def recorder():
     """An on-policy 'algorithm' whose state is the last rollout it was given; it acts at random."""
     zeros = onpolicy.Rollout(jnp.zeros((T, N, 2)), jnp.zeros((T, N, 1)), *(jnp.zeros((T, N)),) * 3, jnp.zeros((T, N, 2)))
+    init = lambda cfg, spec, key: zeros  # noqa: E731
+    act = lambda cfg, spec, state, obs, key: jax.random.bernoulli(key, 0.5, (1,)).astype(jnp.float32)  # noqa: E731
+    act_eval = lambda cfg, spec, state, obs: jnp.zeros(1)  # noqa: E731
+    update = lambda cfg, spec, state, rollout, key: (rollout, {"x": jnp.sum(rollout.reward)})  # noqa: E731
     return types.SimpleNamespace(
-        ON_POLICY=True,
-        init=lambda cfg, spec, key: zeros,
-        act=lambda cfg, spec, state, obs, key: jax.random.bernoulli(key, 0.5, (1,)).astype(jnp.float32),
-        act_eval=lambda cfg, spec, state, obs: jnp.zeros(1),
-        update=lambda cfg, spec, state, rollout, key: (rollout, {"x": jnp.sum(rollout.reward)}))
+        ON_POLICY=True, make=lambda cfg, spec: bind_on_policy(cfg, spec, init, act, act_eval, update))
 
 
 def test_rollout_stores_true_next_obs_cut_flags_and_restarts():

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from softrl_jax import benchmark, campaign, results_page, stats
+from softrl_jax import benchmark, campaign, results_page, stats, suites
 from softrl_jax.config import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,16 +71,16 @@ def folders(tmp_path: Path, suite: Path) -> list[str]:
 
 
 def test_the_shipped_suites_load():
-    dmc = benchmark.load_suite("dmc100k")
-    assert [benchmark.task_name(t) for t in dmc.tasks] == ["CheetahRun", "WalkerWalk", "CartpoleSwingup",
+    dmc = suites.load_suite("dmc100k")
+    assert [suites.task_name(t) for t in dmc.tasks] == ["CheetahRun", "WalkerWalk", "CartpoleSwingup",
                                                            "ReacherEasy", "FingerSpin", "BallInCup"]
     assert dmc.algos == {"sac": "dmc100k", "dspg": "dmc100k", "ddpg": "dmc100k", "sql": "dmc100k"}
     assert (dmc.seeds, dmc.total_steps, dmc.eval_every, dmc.eval_episodes) == (5, 100_000, 10_000, 10)
     curl = dmc.references[0]
     assert curl.scores["playground:CheetahRun"] == (616.0, 18.0) and curl.scores["playground:BallInCup"] == (746.0, 91.0)
     assert "2004.04136" in curl.citation
-    assert benchmark.load_suite("dmc500k").references[0].scores["playground:WalkerWalk"] == (948.0, 54.0)
-    paper = benchmark.load_suite("paper")
+    assert suites.load_suite("dmc500k").references[0].scores["playground:WalkerWalk"] == (948.0, 54.0)
+    paper = suites.load_suite("paper")
     assert paper.total_steps == 3_000_000 and paper.references[0].scores["brax:hopper"][0] == 3674.0
     for suite in (dmc, paper):
         assert suite.cost  # declared with its cost estimate
@@ -110,12 +110,12 @@ def test_suite_validation_names_the_value(tmp_path, change, message):
     path = tmp_path / "tiny.toml"
     path.write_text(change(TINY.format(steps=1500)))
     with pytest.raises(ConfigError) as e:
-        benchmark.load_suite(str(path))
+        suites.load_suite(str(path))
     assert message in str(e.value) and "\n" not in str(e.value)
 
 
 def test_the_base_of_the_bad_suites_is_valid(tmp_path):
-    suite = benchmark.load_suite(str(tiny(tmp_path)))
+    suite = suites.load_suite(str(tiny(tmp_path)))
     assert suite.name == "tiny" and suite.references[0].scores == {"gymnax:Pendulum-v1": (-1200.0, 600.0)}
 
 
@@ -156,7 +156,7 @@ def ran(tmp_path_factory):
 
 def test_results_files_hold_the_runs(ran):
     tmp, suite_path, stdout = ran
-    suite = benchmark.load_suite(str(suite_path))
+    suite = suites.load_suite(str(suite_path))
     for algo in ("sac", "dspg"):
         path = tmp / "results" / "tiny" / "Pendulum-v1" / f"{algo}.json"
         r = json.loads(path.read_text())

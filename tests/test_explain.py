@@ -5,7 +5,11 @@ import sys
 
 import pytest
 
-from softrl_jax import algos
+import jax
+import jax.numpy as jnp
+
+from softrl_jax import algos, envs
+from softrl_jax.agent import Agent
 from softrl_jax.config import ConfigError, LoopConfig, field_meta
 from softrl_jax.explain import explain, field_source, provenance
 
@@ -107,6 +111,15 @@ def test_registry_matches_the_modules():
         assert getattr(module, "DISCRETE", False) == (spec.actions == "discrete"), algo
         assert getattr(module, "ON_POLICY", False) == (spec.loop == "on_policy"), algo
         assert callable(module.check) and (spec.loop == "off_policy" or callable(module.check_loop)), algo
+        rc = algos.run_config(algo)
+        env_spec = envs.make(rc.loop.env).spec
+        agent = module.make(rc.algo_cfg, env_spec)  # the one protocol: make(cfg, spec) -> Agent
+        assert isinstance(agent, Agent) and isinstance(agent.window, int) and agent.window >= 1, algo
+        state = agent.init(jax.random.PRNGKey(0))
+        obs = jnp.zeros(env_spec.obs_size)
+        action, noise = agent.act(state, obs, jnp.zeros(env_spec.action_size), jax.random.PRNGKey(1))
+        assert action.shape == (env_spec.action_size,) and noise.shape == (env_spec.action_size,), algo
+        assert agent.act_eval(state, obs).shape == (env_spec.action_size,), algo
         assert algos.default_preset(algo) == next(iter(ps.values)) and ps.values, algo
         for moved in ("PRESETS", "PRESET_SOURCES", "KNOWN_DIFFERENCES", "TASK_DEFAULTS", "BATCHABLE"):
             assert not hasattr(module, moved), f"{algo}: {moved} belongs in softrl_jax/presets or the registry"

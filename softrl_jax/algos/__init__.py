@@ -1,17 +1,17 @@
 """Algorithms by name: the registry (`AlgoSpec`) and the layered configuration of a run.
 
-Each algorithm is registered with an `AlgoSpec`: its maths module (softrl_jax/algos/<module>.py: `Config`,
-pure `init`, `update`, `act` and `act_eval`, an optional `check(cfg)` of cross-field values; discrete
-ones take the EnvSpec after `cfg` and may define `window(cfg)` for n-step replay windows; on-policy
-ones define `check_loop(loop, cfg)`), its presets (softrl_jax/presets), its action type and loop kind,
-and the fields a sweep may batch. `loop.make_agent` binds a module's functions; `programs.make_train`
-builds the off-policy loop (softrl_jax/loop.py), or the on-policy one (softrl_jax/onpolicy.py) for
+Each algorithm is registered with an `AlgoSpec`: its maths module (softrl_jax/algos/<module>.py: a frozen
+`Config`, `check(cfg)` of cross-field values, and `make(cfg, spec) -> Agent`, the one protocol of
+softrl_jax/agent.py; on-policy modules add `check_loop(loop, cfg)`), its presets (softrl_jax/presets),
+its action type and loop kind, and the fields a sweep may batch. `programs.make_train` builds the
+off-policy loop (softrl_jax/loop.py), or the on-policy one (softrl_jax/onpolicy.py) for
 `loop="on_policy"`."""
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import sys
 from typing import Any, Mapping
 
 from softrl_jax.config import ConfigError, LoopConfig, RunConfig, apply_overrides, check_loop, validate
@@ -28,8 +28,8 @@ class AlgoSpec:
     traced numbers (None: the sweep's rule, softrl_jax/sweep.py BATCHABLE)."""
 
     name: str
-    module: str
-    presets: str
+    module: str  # a name in softrl_jax/algos, or a dotted module path (an algorithm of your own)
+    presets: str  # "<module in softrl_jax/presets, or a dotted path>:<Presets constant>"
     actions: str
     loop: str
     batchable: tuple[str, ...] | None = None
@@ -52,22 +52,50 @@ SPECS = {s.name: s for s in (
     AlgoSpec("soft_dqn_pg", "soft_dqn_pg", "a2c:SOFT_DQN_PG", "discrete", "on_policy", A2C_BATCHABLE),
 )}
 ALGOS = tuple(SPECS)
+BUILT_IN = frozenset(SPECS)
+
+
+def register(new: AlgoSpec) -> AlgoSpec:
+    """Add an algorithm of your own to this process's registry (examples/td3.py): every command and
+    function that takes an algorithm name then knows it. A registered name is refused."""
+    global ALGOS
+    if new.name in SPECS:
+        raise ConfigError(f"algo {new.name!r} is registered already; choose another name")
+    SPECS[new.name] = new
+    ALGOS = tuple(SPECS)
+    return new
+
+
+def unregister(name: str) -> None:
+    """Remove an algorithm `register` added (the built-in ones stay)."""
+    global ALGOS
+    if name in BUILT_IN:
+        raise ConfigError(f"algo {name!r} is built in; only registered algorithms can be removed")
+    SPECS.pop(name, None)
+    ALGOS = tuple(SPECS)
 
 
 def spec(name: str) -> AlgoSpec:
     if name not in SPECS:
-        raise ConfigError(f"unknown algo {name!r}; valid choices: {', '.join(ALGOS)}")
+        raise ConfigError(f"unknown algo {name!r}; valid choices: {', '.join(SPECS)}")
     return SPECS[name]
+
+
+def _module(path: str, package: str):
+    """A name in `package`, a dotted module path, or a module already loaded (a script's __main__)."""
+    if "." not in path and path in sys.modules and not path.startswith(package):
+        return sys.modules[path]
+    return importlib.import_module(path if "." in path else f"{package}.{path}")
 
 
 def get(name: str):
     """The maths module of an algorithm."""
-    return importlib.import_module(f"softrl_jax.algos.{spec(name).module}")
+    return _module(spec(name).module, "softrl_jax.algos")
 
 
 def presets(name: str) -> Presets:
     module, const = spec(name).presets.split(":")
-    return getattr(importlib.import_module(f"softrl_jax.presets.{module}"), const)
+    return getattr(_module(module, "softrl_jax.presets"), const)
 
 
 def task_of(env_name: str) -> str:

@@ -35,6 +35,7 @@ Variants, with KL_t = D_KL[pi_theta || pi-bar](s_t) (pi-bar uniform by default, 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, NamedTuple
 
 import chex
@@ -43,6 +44,7 @@ import jax.numpy as jnp
 import optax
 
 from softrl_jax import ops
+from softrl_jax.agent import Agent, bind_on_policy
 from softrl_jax.config import fld
 from softrl_jax.envs import EnvSpec
 from softrl_jax.networks import DiscreteHeads
@@ -187,3 +189,11 @@ def update(cfg: Config, spec: EnvSpec, state: State, rollout: Rollout, key: chex
         state.params)
     updates, opt = optimizer(cfg).update(grads, state.opt, state.params)
     return State(optax.apply_updates(state.params, updates), opt), {**metrics, "grad_norm": optax.global_norm(grads)}
+
+
+def make_variant(variant: str):
+    """`make(cfg, spec) -> Agent` of the A2C family member with this loss (`update`'s `variant`)."""
+    def make(cfg: Config, spec: EnvSpec) -> Agent:
+        return bind_on_policy(cfg, spec, init, act, act_eval, functools.partial(update, variant=variant))
+
+    return make

@@ -57,8 +57,9 @@ import jax.numpy as jnp
 import optax
 
 from softrl_jax import ops
+from softrl_jax.agent import Agent, bind_sized
 from softrl_jax.config import ConfigError, fld
-from softrl_jax.envs import Transition
+from softrl_jax.envs import EnvSpec, Transition
 from softrl_jax.networks import (CategoricalQNetwork, DeterministicPolicyNet, QNetwork, c51_mean,
                                  check_categorical_support, compute_dtype, critic_option, q_network)
 from softrl_jax.networks import c51_support as support
@@ -322,3 +323,7 @@ def act_eval(cfg: Config, state: State, obs: chex.Array) -> chex.Array:
     """Deterministic action [A]: mu(s), no noise (batch norm: running averages)."""
     return mu(cfg, state.actor, obs)
 
+
+def make(cfg: Config, spec: EnvSpec) -> Agent:
+    """DDPG bound to `cfg` and the task's sizes: the loops' protocol (softrl_jax/agent.py)."""
+    return bind_sized(cfg, spec, init, act, act_eval, update)

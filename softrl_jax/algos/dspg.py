@@ -39,9 +39,10 @@ import jax.numpy as jnp
 import optax
 
 from softrl_jax import ops
+from softrl_jax.agent import Agent, bind_sized
 from softrl_jax.config import ConfigError, fld
 from softrl_jax.distributions import POLICY_KINDS, PolicyDist, make_policy_dist
-from softrl_jax.envs import Transition
+from softrl_jax.envs import EnvSpec, Transition
 from softrl_jax.networks import (STD_HEADS, CategoricalQNetwork, GaussianPolicyNet, QNetwork, check_categorical_support,
                                  compute_dtype, critic_option, q_network)
 from softrl_jax.networks import c51_mean as _mean
@@ -236,3 +237,7 @@ def act_eval(cfg: Config, state: State, obs: chex.Array) -> chex.Array:
     """Deterministic action [A]: the policy mean (squashed for tanh_gaussian)."""
     return policy(cfg, state.actor, obs).mode()
 
+
+def make(cfg: Config, spec: EnvSpec) -> Agent:
+    """DSPG bound to `cfg` and the task's sizes: the loops' protocol (softrl_jax/agent.py)."""
+    return bind_sized(cfg, spec, init, act, act_eval, update)

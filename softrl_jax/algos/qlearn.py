@@ -48,6 +48,7 @@ import jax.numpy as jnp
 import optax
 
 from softrl_jax import ops
+from softrl_jax.agent import Agent, bind_spec
 from softrl_jax.config import fld
 from softrl_jax.envs import EnvSpec, Transition
 from softrl_jax.networks import DiscreteHeads
@@ -247,3 +248,9 @@ def act(cfg: Config, spec: EnvSpec, state: State, obs: chex.Array, noise: chex.A
 def act_eval(cfg: Config, spec: EnvSpec, state: State, obs: chex.Array) -> chex.Array:
     """Greedy action index as a float [1]."""
     return jnp.argmax(q_values(cfg, spec, state.params, obs)).astype(jnp.float32)[None]
+
+
+def make(cfg: Config, spec: EnvSpec) -> Agent:
+    """The Q-learner bound to `cfg` and the task's spec, learning from windows of `window(cfg)` steps:
+    the loops' protocol (softrl_jax/agent.py)."""
+    return bind_spec(cfg, spec, init, act, act_eval, update, window(cfg))

@@ -42,9 +42,10 @@ import jax.numpy as jnp
 import optax
 
 from softrl_jax import ops
+from softrl_jax.agent import Agent, bind_sized
 from softrl_jax.config import fld
 from softrl_jax.distributions import POLICY_KINDS, PolicyDist, make_policy_dist
-from softrl_jax.envs import Transition
+from softrl_jax.envs import EnvSpec, Transition
 from softrl_jax.networks import MLP, STD_HEADS, GaussianPolicyNet, check_categorical_support, compute_dtype, critic_option
 from softrl_jax.networks import c51_mean as _mean
 from softrl_jax.networks import c51_support as support
@@ -338,3 +339,7 @@ def act_eval(cfg: Config, state: State, obs: chex.Array) -> chex.Array:
     """Deterministic action [A]: tanh of the policy mean."""
     return policy(cfg, state.actor, obs).mode()
 
+
+def make(cfg: Config, spec: EnvSpec) -> Agent:
+    """SAC bound to `cfg` and the task's sizes: the loops' protocol (softrl_jax/agent.py)."""
+    return bind_sized(cfg, spec, init, act, act_eval, update)

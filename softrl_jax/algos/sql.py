@@ -29,9 +29,10 @@ import jax.numpy as jnp
 import optax
 
 from softrl_jax import ops
+from softrl_jax.agent import Agent, bind_sized
 from softrl_jax.config import fld
 from softrl_jax.distributions import tanh_log_det_jacobian
-from softrl_jax.envs import Transition
+from softrl_jax.envs import EnvSpec, Transition
 from softrl_jax.networks import MLP, QNetwork
 
 
@@ -247,3 +248,7 @@ def act_eval(cfg: Config, state: State, obs: chex.Array) -> chex.Array:
     """Deterministic action [A]: the sampler at xi = 0 (REFERENCE "Evaluation protocol")."""
     return sample_actions(cfg, state.actor, obs, jnp.zeros((1, _action_size(cfg, state.actor))))[0]
 
+
+def make(cfg: Config, spec: EnvSpec) -> Agent:
+    """Soft Q-learning bound to `cfg` and the task's sizes: the loops' protocol (softrl_jax/agent.py)."""
+    return bind_sized(cfg, spec, init, act, act_eval, update)
