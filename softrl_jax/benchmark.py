@@ -32,6 +32,8 @@ seeds or budget) is never mixed in: the command refuses with one line, and `--ou
     --verify                   train the selected finished pieces again in a temporary folder and check
                                that their curves equal the recorded ones bit for bit (same machine kind)
     --progress=true  --wandb=off|offline|online|auto  --checkpoint_every=300   passed to every piece
+    --note=TEXT                recorded in each results file this command writes (e.g. what else ran on the
+                               machine, which colours its env steps/s and wall time), shown on the page
 
 SIGTERM/SIGINT go to the running piece: it checkpoints and exits 143/130, and so does this command; the
 same command continues (finished pieces are skipped, the stopped one resumes). Bad flags and unknown
@@ -63,7 +65,7 @@ CALIBRATE = ("never", "auto", "always")
 DEFAULTS = {"suite": "", "only": "", "seeds": "", "out": "results", "work": "runs/benchmark", "launcher": "local",
             "wait": "true", "slurm_partition": "", "slurm_time_min": "1440", "slurm_gpus": "0", "slurm_cpus": "0",
             "estimate_only": "false", "calibrate": "never", "calibrate_s": "30", "verify": "false",
-            "progress": "true", "wandb": "off", "checkpoint_every": "300"}
+            "progress": "true", "wandb": "off", "checkpoint_every": "300", "note": ""}
 SWITCHES = {"--estimate_only": "true", "--verify": "true"}  # a bare flag means this value
 WANDB = ("off", "offline", "online", "auto")
 # config fields that never change a piece's numbers: where and how it runs and logs
@@ -220,7 +222,7 @@ def _finite(x):
     return x if isinstance(x, (int, float)) and math.isfinite(x) else None
 
 
-def results_record(suite: Suite, p: Planned, machine: str) -> dict:
+def results_record(suite: Suite, p: Planned, machine: str, note: str = "") -> dict:
     """The results file of a finished piece, from its run folder. wall_s: the run's own clock (its last
     row's time_s: compilation, training and evaluation of every process that worked on it, summed over
     resumes up to each one's last checkpoint)."""
@@ -241,6 +243,7 @@ def results_record(suite: Suite, p: Planned, machine: str) -> dict:
         "compile_s": _finite(summary.get("compile_s")), "machine": machine, "device_count": summary.get("devices"),
         "jax_version": jax.__version__, "git_commit": git_commit(),
         "date": time.strftime("%Y-%m-%d"), "config": result_config(piece.rc),
+        **({"note": note} if note else {}),
     }
 
 
@@ -252,7 +255,8 @@ def child_argv(o: dict, suite: Suite, only: str) -> list[str]:
     return [sys.executable, "-m", "softrl_jax.benchmark", f"--suite={suite.path}", f"--only={only}",
             f"--seeds={o['seeds'] or suite.seeds}", f"--out={Path(o['out']).resolve()}",
             f"--work={Path(o['work']).resolve()}", "--launcher=local", f"--progress={str(o['progress']).lower()}",
-            f"--wandb={o['wandb']}", f"--checkpoint_every={o['checkpoint_every']:g}"]
+            f"--wandb={o['wandb']}", f"--checkpoint_every={o['checkpoint_every']:g}"] + (
+                [f"--note={o['note']}"] if o["note"] else [])
 
 
 def submit(o: dict, suite: Suite, todo: list[Planned]) -> int:
@@ -369,7 +373,7 @@ def main(argv=None) -> int:
                     return
                 from softrl_jax.io.runstore import write_json
 
-                write_json(p.results, results_record(suite, p, machine))
+                write_json(p.results, results_record(suite, p, machine, o["note"]))
                 print(f"{piece.name}: results in {p.results}", flush=True)
 
             return campaign.run_pieces([p.piece for p in planned], children, after=after)

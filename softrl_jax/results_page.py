@@ -82,7 +82,7 @@ def plot_curves(suite, records, path: Path, reps: int, seed: int) -> None:
     tasks = [t for t in suite.tasks if any((t, a) in records for a in suite.algos)]
     cols = min(3, max(1, len(tasks)))
     rows = max(1, math.ceil(len(tasks) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(5.5, 4.2 * cols), 3.4 * rows), squeeze=False)
     for ax in axes.flat[len(tasks):]:
         ax.axis("off")
     for ax, task in zip(axes.flat, tasks):
@@ -95,17 +95,17 @@ def plot_curves(suite, records, path: Path, reps: int, seed: int) -> None:
             color = COLORS.get(algo)
             ax.plot(steps, mean, color=color, label=f"{algo} ({len(r['seeds'])} seeds)")
             ax.fill_between(steps, lo, hi, color=color, alpha=0.2)
-        for ref in suite.references:
-            if task in ref.scores:
-                ax.axhline(ref.scores[task][0], color="gray", lw=0.8, ls="--")
+        refs = [ref for ref in suite.references if task in ref.scores]
+        for i, ref in enumerate(refs):
+            ax.axhline(ref.scores[task][0], color="gray", lw=0.8, ls="--",
+                       label="published SAC (page's table)" if i == 0 else None)
         ax.set_title(task_name(task), fontsize=10)
         ax.set_xlabel("environment steps", fontsize=8)
         ax.set_ylabel("evaluation return", fontsize=8)
         ax.set_ylim(0, suite.score_max)
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=7, loc="upper left")
-    fig.suptitle(f"{suite.name}: mean over seeds, 95% bootstrap band; dashed: published SAC references",
-                 fontsize=9)
+    fig.suptitle(f"{suite.name}: mean over seeds, 95% bootstrap band", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -255,13 +255,15 @@ def build(results: str | Path, docs: str | Path = "docs/results", reps: int = 20
 
     # per piece
     if records:
-        lines += ["## Pieces", "", "| piece | machine | devices | seeds | wall time | env steps/s | compile s | jax | "
-                  "commit |", "|---|---|---:|---:|---:|---:|---:|---|---|"]
+        lines += ["## Pieces", "", "Wall time and env steps/s as measured, with whatever else ran on the machine "
+                  "(see each piece's note).", "",
+                  "| piece | machine | devices | seeds | wall time | env steps/s | compile s | jax | commit | note |",
+                  "|---|---|---:|---:|---:|---:|---:|---|---|---|"]
         for (task, algo), r in records.items():
             lines.append(f"| {task_name(task)}/{algo} | {r.get('machine')} | {r.get('device_count')} | "
                          f"{len(r['seeds'])} | {_fmt((r.get('wall_s') or 0) / 60, 1)} min | "
                          f"{_fmt(r.get('env_steps_per_s'))} | {_fmt(r.get('compile_s'))} | {r.get('jax_version')} | "
-                         f"{str(r.get('git_commit'))[:12]} |")
+                         f"{str(r.get('git_commit'))[:12]} | {r.get('note', '')} |")
         lines.append("")
     missing = [f"{task_name(t)}/{a}" for t in suite.tasks for a in suite.algos if (t, a) not in records]
     if missing:
