@@ -353,3 +353,20 @@ def test_statistics_hand_values():
     profile, band = stats.performance_profiles({"a": x}, taus, reps=50, seed=0)
     # tau 0.825: task 1 all 3 runs above, task 2 two of 3 -> (1 + 2/3) / 2; tau 0.95: 1 of 3 and 0 -> 1/6
     assert profile["a"] == pytest.approx([1.0, (1 + 2 / 3) / 2, 1 / 6])
+
+
+def test_a_run_folder_named_by_an_absolute_or_a_relative_path_is_the_same_run(tmp_path, monkeypatch):
+    """A piece started with an absolute --work and continued with a relative one (or the reverse) resumes,
+    and a finished piece stays finished; another folder's config is still refused."""
+    from softrl_jax import algos
+    from softrl_jax.checkpoint import check_same_config
+
+    monkeypatch.chdir(tmp_path)
+    rc = algos.run_config("sac", "quick", {"out": str(tmp_path / "w" / "sac")})
+    (tmp_path / "w" / "sac").mkdir(parents=True)
+    (tmp_path / "w" / "sac" / "config.json").write_text(json.dumps(rc.flat(), default=list))
+    relative = algos.run_config("sac", "quick", {"out": "w/sac"})
+    assert check_same_config("w/sac", relative.flat()) is True
+    other = algos.run_config("sac", "quick", {"out": "w/sac", "seeds": "3"})
+    with pytest.raises(ConfigError, match="--seeds=3 \\(the run has 1\\)"):
+        check_same_config("w/sac", other.flat())
