@@ -29,6 +29,8 @@ seeds or budget) is never mixed in: the command refuses with one line, and `--ou
     --estimate_only            print the plan and the cost estimate, then exit
     --calibrate=never          auto: measure the rate of unfinished pieces without one on this device
                                (a short run of the piece's own command), always, never
+    --calibrate_s=30  --calibrate_every=1000   seconds of evaluated chunks measured, and their length in
+                               steps (short chunks add per-chunk overhead that a 10,000-step chunk does not have)
     --verify                   train the selected finished pieces again in a temporary folder and check
                                that their curves equal the recorded ones bit for bit (same machine kind)
     --progress=true  --wandb=off|offline|online|auto  --checkpoint_every=300   passed to every piece
@@ -64,7 +66,7 @@ LAUNCHERS = ("local", "slurm", "submitit-local")
 CALIBRATE = ("never", "auto", "always")
 DEFAULTS = {"suite": "", "only": "", "seeds": "", "out": "results", "work": "runs/benchmark", "launcher": "local",
             "wait": "true", "slurm_partition": "", "slurm_time_min": "1440", "slurm_gpus": "0", "slurm_cpus": "0",
-            "estimate_only": "false", "calibrate": "never", "calibrate_s": "30", "verify": "false",
+            "estimate_only": "false", "calibrate": "never", "calibrate_s": "30", "calibrate_every": "1000", "verify": "false",
             "progress": "true", "wandb": "off", "checkpoint_every": "300", "note": ""}
 SWITCHES = {"--estimate_only": "true", "--verify": "true"}  # a bare flag means this value
 WANDB = ("off", "offline", "online", "auto")
@@ -100,6 +102,9 @@ def options(argv) -> dict:
             raise ConfigError(f"--seeds={o['seeds']} is out of range; must be >= 1")
     else:
         o["seeds"] = None
+    o["calibrate_every"] = parse_value("calibrate_every", o["calibrate_every"], int)
+    if o["calibrate_every"] < 1:
+        raise ConfigError(f"--calibrate_every={o['calibrate_every']} is out of range; must be >= 1")
     o["calibrate_s"] = parse_value("calibrate_s", o["calibrate_s"], float)
     if not o["calibrate_s"] > 0:
         raise ConfigError(f"--calibrate_s={o['calibrate_s']} is out of range; must be > 0")
@@ -355,7 +360,7 @@ def main(argv=None) -> int:
                 machine = campaign.device_description()
                 rates_path = Path(o["out"]) / suite.name / "rates.json"
                 rates = campaign.calibrate_missing([p.piece for p in todo], rates_path, machine, children,
-                                                   o["calibrate"], o["calibrate_s"])
+                                                   o["calibrate"], o["calibrate_s"], o["calibrate_every"])
                 print("\n".join(campaign.estimate_lines([p.piece for p in planned], rates, machine)), flush=True)
                 if o["estimate_only"]:
                     return 0

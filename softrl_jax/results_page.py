@@ -271,6 +271,8 @@ def build(results: str | Path, docs: str | Path = "docs/results", reps: int = 20
         lines += ["## Not run yet", "", f"{len(missing)} piece(s): run them with `python -m softrl_jax.benchmark "
                   f"--suite={suite.name}` (finished pieces are skipped).", ""]
         if rates:
+            lines += ["Hours per whole piece, from the rates `--calibrate` measured (`rates.json` in the results "
+                      "folder): startup plus the steps at the measured training rate.", ""]
             lines += _estimate_lines(suite, missing, rates)
         lines += [f"Cost: {suite.cost}" if suite.cost else "", "", ", ".join(missing), ""]
     if left_out:

@@ -129,6 +129,7 @@ def test_bad_command_lines_one_line_exit_2_nothing_written(tmp_path):
         ([f"--suite={suite}", "--launcher=slurm"], "--launcher=slurm needs --slurm_partition=NAME"),
         ([f"--suite={suite}", "--seeds=0"], "--seeds=0 is out of range; must be >= 1"),
         ([f"--suite={suite}", "--seeds=two"], "--seeds='two' is not a valid int"),
+        ([f"--suite={suite}", "--calibrate_every=0"], "--calibrate_every=0 is out of range; must be >= 1"),
         ([f"--suite={suite}", "--colour=red"], "unknown flag --colour; valid flags: --suite --only"),
         (["--only=x"], "--suite is required; valid suites: dmc100k, dmc500k, paper"),
     ]
