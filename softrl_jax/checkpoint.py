@@ -82,9 +82,9 @@ def check_same_config(out: str | Path, config: dict) -> bool:
     if old is None:
         return False
     new = _json(config)
-    if isinstance(old.get("out"), str) and isinstance(new.get("out"), str) and \
-            Path(old["out"]).absolute() == Path(new["out"]).absolute():
-        old["out"] = new["out"]  # the same folder, named relative to the working directory or not
+    # `out` is this folder (its config.json was read from it), however the path is written: absolute, or
+    # relative to another working directory
+    old["out"] = new.get("out")
     diff = sorted(k for k in set(old) | set(new) if k not in MAY_CHANGE and old.get(k) != new.get(k))
     if diff:
         shown = ", ".join(f"--{k}={_flag(new.get(k))} (the run has {_flag(old.get(k))})" for k in diff[:6])

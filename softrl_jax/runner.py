@@ -283,7 +283,9 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
         host: dict = {}
         if manager is not None and _from_process_0(str(any(resuming))) == "True" and manager.latest() is not None:
             carry, host = restore_newest_readable(manager, carry, ckpt_dir)
-            if writer and host.get("outs") != outs:
+            # the same point folders, however their paths are written (absolute, or relative to another
+            # working directory): the checkpoints live in the first, the others are its siblings
+            if writer and [Path(o).name for o in host.get("outs") or []] != [Path(o).name for o in outs]:
                 raise ConfigError(f"the checkpoints in {ckpt_dir} belong to the points {host.get('outs')}, not "
                                   f"{outs}; delete them to start over")
         carry = jax.block_until_ready(carry)

@@ -57,8 +57,8 @@ def start(*args, cwd=ROOT) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def finish(*args, timeout=600) -> subprocess.CompletedProcess:
-    p = start(*args)
+def finish(*args, timeout=600, cwd=ROOT) -> subprocess.CompletedProcess:
+    p = start(*args, cwd=cwd)
     out, err = p.communicate(timeout=timeout)
     return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
@@ -256,7 +256,9 @@ def test_sigkill_mid_piece_then_the_same_command_resumes_it(tmp_path):
         os.kill(pid, signal.SIGKILL)
     p.communicate(timeout=60)
     assert not (tmp_path / "results" / "tiny" / "Pendulum-v1" / "sac.json").exists()
-    again = finish(*args)
+    # resumed with the same folders named relative to another working directory: the same run
+    again = finish(f"--suite={suite}", "--out=results", "--work=work", "--progress=false", "--only=Pendulum-v1/sac",
+                   "--checkpoint_every=0", cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "Pendulum-v1/sac: resumes at step" in again.stdout
     r = json.loads((tmp_path / "results" / "tiny" / "Pendulum-v1" / "sac.json").read_text())
