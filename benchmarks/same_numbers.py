@@ -88,6 +88,8 @@ def main(argv=None) -> int:
         print(f"{name:12s} {'identical' if not diff else 'DIFFERS: ' + diff} "
               f"({sum(len(r) for r in results['here'])} rows)", flush=True)
     print(f"{'all identical' if same else 'NOT identical'} to {a.ref} (runs in {out})")
+    # the reference checkout is registered with git: unregister it, or `git worktree list` keeps it
+    subprocess.run(["git", "worktree", "remove", "--force", str(ref_tree)], cwd=ROOT, capture_output=True)
     return 0 if same else 1
 
 
