@@ -356,6 +356,7 @@ def main(argv=None) -> int:
         try:
             if o["verify"]:
                 return verify(suite, [p for p in planned], children)
+            machine = ""  # asked of a child process (JAX here would take the GPU memory the pieces need), once
             if o["estimate_only"] or o["calibrate"] != "never":
                 machine = campaign.device_description()
                 rates_path = Path(o["out"]) / suite.name / "rates.json"
@@ -369,7 +370,7 @@ def main(argv=None) -> int:
                 return 0
             if o["launcher"] != "local":
                 return submit(o, suite, todo)
-            machine = campaign.device_description()
+            machine = machine or campaign.device_description()
             by_piece = {id(p.piece): p for p in planned}
 
             def after(piece: campaign.Piece, seconds: float) -> None:

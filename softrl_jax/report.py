@@ -407,12 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not Path(r).is_dir():
                 raise ConfigError(f"--runs={r!r} is not a folder; pass folders holding run folders "
                                   "(config.json + metrics.jsonl), e.g. --runs=runs")
-        try:
-            reps, seed = int(flags.get("reps", "2000")), int(flags.get("seed", "0"))
-        except ValueError:
-            raise ConfigError("--reps and --seed take integers") from None
-        if reps < 10:
-            raise ConfigError(f"--reps={reps} is out of range; must be >= 10")
+        reps, seed = _reps_seed(flags)
         metric = flags.get("metric", "eval_return")
         if not find_runs(roots):
             raise ConfigError(f"no run folders (config.json + metrics.jsonl) under {', '.join(roots)}")
@@ -426,6 +421,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _reps_seed(flags: dict) -> tuple[int, int]:
+    """--reps (bootstrap resamples, >= 10) and --seed of both reports; ConfigError on bad values."""
+    try:
+        reps, seed = int(flags.get("reps", "2000")), int(flags.get("seed", "0"))
+    except ValueError:
+        raise ConfigError("--reps and --seed take integers") from None
+    if reps < 10:
+        raise ConfigError(f"--reps={reps} is out of range; must be >= 10")
+    return reps, seed
+
+
 def results_page(flags: dict) -> int:
     """`--results=results/<suite> [--suite=NAME|PATH] [--docs=docs/results] [--reps=2000] [--seed=0]`: a
     benchmark suite's results page (softrl_jax/results_page.py); the suite defaults to the folder's name."""
@@ -434,12 +440,7 @@ def results_page(flags: dict) -> int:
     for name in flags:
         if name not in ("results", "docs", "suite", "reps", "seed"):
             raise ConfigError(f"--{name} does not go with --results; its flags: --results --suite --docs --reps --seed")
-    try:
-        reps, seed = int(flags.get("reps", "2000")), int(flags.get("seed", "0"))
-    except ValueError:
-        raise ConfigError("--reps and --seed take integers") from None
-    if reps < 10:
-        raise ConfigError(f"--reps={reps} is out of range; must be >= 10")
+    reps, seed = _reps_seed(flags)
     path = page.build(flags["results"], flags.get("docs", "docs/results"), reps, seed, flags.get("suite", ""))
     print(f"results page: {path} (figures in {path.with_suffix('')}/)")
     return 0
