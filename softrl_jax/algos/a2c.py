@@ -45,6 +45,7 @@ import optax
 
 from softrl_jax import ops
 from softrl_jax.agent import Agent, bind_on_policy
+from softrl_jax.algos.base import gradient_step
 from softrl_jax.config import fld
 from softrl_jax.envs import EnvSpec
 from softrl_jax.networks import DiscreteHeads
@@ -185,10 +186,9 @@ def update(cfg: Config, spec: EnvSpec, state: State, rollout: Rollout, key: chex
            variant: str = "proper") -> tuple[State, dict]:
     """One optimiser step on the rollout's mean loss of `variant`."""
     del key
-    (_, metrics), grads = jax.value_and_grad(lambda p: loss(cfg, spec, p, rollout, variant), has_aux=True)(
-        state.params)
-    updates, opt = optimizer(cfg).update(grads, state.opt, state.params)
-    return State(optax.apply_updates(state.params, updates), opt), {**metrics, "grad_norm": optax.global_norm(grads)}
+    params, opt, metrics, grads = gradient_step(lambda p: loss(cfg, spec, p, rollout, variant), optimizer(cfg),
+                                                state.params, state.opt)
+    return State(params, opt), {**metrics, "grad_norm": optax.global_norm(grads)}
 
 
 def make_variant(variant: str):

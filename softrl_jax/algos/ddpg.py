@@ -58,10 +58,11 @@ import optax
 
 from softrl_jax import ops
 from softrl_jax.agent import Agent, bind_sized
+from softrl_jax.algos.base import CriticConfig, gradient_step, like
 from softrl_jax.config import ConfigError, fld
 from softrl_jax.envs import EnvSpec, Transition
 from softrl_jax.networks import (CategoricalQNetwork, DeterministicPolicyNet, QNetwork, c51_mean,
-                                 check_categorical_support, compute_dtype, critic_option, q_network)
+                                 check_categorical_support, compute_dtype, q_network)
 from softrl_jax.networks import c51_support as support
 
 NOISES = ("gaussian", "ou")
@@ -69,29 +70,25 @@ CRITICS = ("scalar", "c51")
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(CriticConfig):
     """Defaults are "modern" DDPG (TD3 paper's "our DDPG", CleanRL): 256-256, lr 3e-4, Gaussian noise."""
 
-    hidden: tuple[int, ...] = fld((256, 256), ge=1, doc="hidden widths of actor and critic (modern 256-256)")
-    actor_lr: float = fld(3e-4, ge=0.0, doc="actor Adam learning rate (modern 3e-4; paper 1e-4)")
-    critic_lr: float = fld(3e-4, ge=0.0, doc="critic Adam learning rate (modern 3e-4; paper 1e-3)")
+    hidden: tuple[int, ...] = like(CriticConfig, "hidden", (256, 256),
+                                   doc="hidden widths of actor and critic (modern 256-256)")
+    actor_lr: float = like(CriticConfig, "actor_lr", 3e-4, doc="actor Adam learning rate (modern 3e-4; paper 1e-4)")
+    critic_lr: float = like(CriticConfig, "critic_lr", 3e-4, doc="critic Adam learning rate (modern 3e-4; paper 1e-3)")
     critic_weight_decay: float = fld(0.0, ge=0.0, doc="L2 penalty on critic weights (modern 0; paper 1e-2)")
-    gamma: float = fld(0.99, ge=0.0, le=1.0, doc="discount (DDPG 0.99)")
-    tau: float = fld(0.005, ge=0.0, le=1.0, doc="Polyak rate of both targets (modern 0.005; paper 0.001)")
+    gamma: float = like(CriticConfig, "gamma", 0.99, doc="discount (DDPG 0.99)")
+    tau: float = like(CriticConfig, "tau", 0.005, doc="Polyak rate of both targets (modern 0.005; paper 0.001)")
     noise: str = fld("gaussian", choices=NOISES, doc="exploration noise (modern: gaussian; paper: ou)")
     noise_sigma: float = fld(0.1, ge=0.0, doc="std of the Gaussian exploration noise (TD3, CleanRL 0.1)")
     ou_theta: float = fld(0.15, ge=0.0, doc="OU mean-reversion rate (paper 0.15)")
     ou_sigma: float = fld(0.2, ge=0.0, doc="OU diffusion scale (paper 0.2)")
     ou_dt: float = fld(1.0, gt=0.0, doc="OU time step (1: one step per environment step)")
-    reward_scale: float = fld(1.0, gt=0.0, doc="reward multiplier (DDPG 1)")
-    batch_size: int = fld(256, ge=1, doc="minibatch (modern 256; paper 64)")
+    reward_scale: float = like(CriticConfig, "reward_scale", 1.0, doc="reward multiplier (DDPG 1)")
+    batch_size: int = like(CriticConfig, "batch_size", 256, doc="minibatch (modern 256; paper 64)")
     critic: str = fld("scalar", choices=CRITICS, doc="scalar: Q network (DDPG); c51: categorical critic (C51, "
                                                      "FastTD3)")
-    critic_layer_norm: bool = critic_option("critic_layer_norm")
-    num_atoms: int = critic_option("num_atoms")
-    v_min: float = critic_option("v_min")
-    v_max: float = critic_option("v_max")
-    compute_dtype: str = critic_option("compute_dtype")
     # Lillicrap et al. 2015's network details (module docstring); defaults: off
     batch_norm: bool = fld(False, doc="BatchNorm on the state input and hidden layers of the actor and the critic's "
                                       "layers before the action (paper: on, Sec. 3)")
@@ -278,17 +275,14 @@ def update(cfg: Config, state: State, batch: Transition, key: chex.PRNGKey) -> t
     come from the training-mode passes. Deterministic: `key` is unused (kept for the common `update`
     signature)."""
     del key
-    (_, (critic_metrics, critic)), critic_grads = jax.value_and_grad(
+    params, critic_opt, (critic_metrics, critic), _ = gradient_step(
         lambda p: critic_loss_and_stats(cfg, {**state.critic, **p}, state.target_actor, state.target_critic, batch),
-        has_aux=True)(trainable(state.critic))
-    updates, critic_opt = critic_optimizer(cfg).update(critic_grads, state.critic_opt, trainable(state.critic))
-    critic = {**critic, **optax.apply_updates(trainable(state.critic), updates)}
-
-    (_, (actor_metrics, actor)), actor_grads = jax.value_and_grad(
-        lambda p: actor_loss_and_stats(cfg, {**state.actor, **p}, critic, batch.obs),
-        has_aux=True)(trainable(state.actor))
-    updates, actor_opt = actor_optimizer(cfg).update(actor_grads, state.actor_opt, trainable(state.actor))
-    actor = {**actor, **optax.apply_updates(trainable(state.actor), updates)}
+        critic_optimizer(cfg), trainable(state.critic), state.critic_opt)
+    critic = {**critic, **params}
+    params, actor_opt, (actor_metrics, actor), actor_grads = gradient_step(
+        lambda p: actor_loss_and_stats(cfg, {**state.actor, **p}, critic, batch.obs), actor_optimizer(cfg),
+        trainable(state.actor), state.actor_opt)
+    actor = {**actor, **params}
 
     new_state = State(
         actor=actor,

@@ -40,11 +40,12 @@ import optax
 
 from softrl_jax import ops
 from softrl_jax.agent import Agent, bind_sized
+from softrl_jax.algos.base import CriticConfig, gradient_step, like
 from softrl_jax.config import ConfigError, fld
 from softrl_jax.distributions import POLICY_KINDS, PolicyDist, make_policy_dist
 from softrl_jax.envs import EnvSpec, Transition
 from softrl_jax.networks import (STD_HEADS, CategoricalQNetwork, GaussianPolicyNet, QNetwork, check_categorical_support,
-                                 compute_dtype, critic_option, q_network)
+                                 compute_dtype, q_network)
 from softrl_jax.networks import c51_mean as _mean
 from softrl_jax.networks import c51_support as support
 
@@ -52,32 +53,28 @@ CRITICS = ("scalar", "c51")
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(CriticConfig):
     """Defaults are the DSPG paper's Appendix A (MuJoCo, 3e6 steps)."""
 
-    hidden: tuple[int, ...] = fld((512, 512), ge=1, doc="hidden layer widths of actor and critic (paper 2x512)")
-    actor_lr: float = fld(5e-5, ge=0.0, doc="actor Adam learning rate (paper 5e-5)")
-    critic_lr: float = fld(5e-4, ge=0.0, doc="critic Adam learning rate (paper 5e-4)")
-    gamma: float = fld(0.99, ge=0.0, le=1.0, doc="discount (paper Appendix A 0.99)")
-    tau: float = fld(0.01, ge=0.0, le=1.0, doc="Polyak rate of both targets (paper 0.01)")
+    hidden: tuple[int, ...] = like(CriticConfig, "hidden", (512, 512),
+                                   doc="hidden layer widths of actor and critic (paper 2x512)")
+    actor_lr: float = like(CriticConfig, "actor_lr", 5e-5, doc="actor Adam learning rate (paper 5e-5)")
+    critic_lr: float = like(CriticConfig, "critic_lr", 5e-4, doc="critic Adam learning rate (paper 5e-4)")
+    gamma: float = like(CriticConfig, "gamma", 0.99, doc="discount (paper Appendix A 0.99)")
+    tau: float = like(CriticConfig, "tau", 0.01, doc="Polyak rate of both targets (paper 0.01)")
     num_samples: int = fld(64, ge=1, doc="M, actions sampled per state for target and gradient (paper 64)")
     clip_norm: float = fld(1.0, gt=0.0, doc="N, global-norm bound of the actor gradient (paper: per task)")
     alpha: float = fld(1.0, ge=0.0, doc="temperature (paper folds it into the reward: 1)")
-    reward_scale: float = fld(5.0, gt=0.0, doc="reward multiplier (paper 5)")
+    reward_scale: float = like(CriticConfig, "reward_scale", 5.0, doc="reward multiplier (paper 5)")
     baseline: str = fld("none", choices=ops.BASELINES, doc="per-state baseline of the score estimator (paper eq. "
                                                            "17: none)")
     policy: str = fld("gaussian", choices=POLICY_KINDS, doc="paper: plain gaussian; authors: tanh_gaussian")
     std_head: str = fld("sigmoid", choices=STD_HEADS, doc="paper: sigmoid std")
     min_std: float = fld(1e-4, ge=0.0, doc="added to the sigmoid std (authors' code 1e-4)")
     grad_reduction: str = fld("mean", choices=("mean", "sum"), doc="paper: mean over B*M; authors: sum")
-    batch_size: int = fld(100, ge=1, doc="minibatch (paper 100)")
+    batch_size: int = like(CriticConfig, "batch_size", 100, doc="minibatch (paper 100)")
     critic: str = fld("scalar", choices=CRITICS, doc="scalar: Q network (paper); c51: categorical critic whose "
                                                      "mean is Q (module docstring)")
-    critic_layer_norm: bool = critic_option("critic_layer_norm")
-    num_atoms: int = critic_option("num_atoms")
-    v_min: float = critic_option("v_min")
-    v_max: float = critic_option("v_max")
-    compute_dtype: str = critic_option("compute_dtype")
 
 
 class State(NamedTuple):
@@ -204,16 +201,11 @@ def actor_loss(cfg: Config, actor_params, critic_params, obs: chex.Array, key) -
 def update(cfg: Config, state: State, batch: Transition, key: chex.PRNGKey) -> tuple[State, dict]:
     """One DSPG gradient step: critic (eq. 16), then actor (eqs. 17-18), then Polyak targets."""
     critic_key, actor_key = jax.random.split(key)
-    (_, critic_metrics), critic_grads = jax.value_and_grad(
+    critic, critic_opt, critic_metrics, _ = gradient_step(
         lambda p: critic_loss(cfg, p, state.target_actor, state.target_critic, batch, critic_key),
-        has_aux=True)(state.critic)
-    updates, critic_opt = critic_optimizer(cfg).update(critic_grads, state.critic_opt, state.critic)
-    critic = optax.apply_updates(state.critic, updates)
-
-    (_, actor_metrics), actor_grads = jax.value_and_grad(
-        lambda p: actor_loss(cfg, p, critic, batch.obs, actor_key), has_aux=True)(state.actor)
-    updates, actor_opt = actor_optimizer(cfg).update(actor_grads, state.actor_opt, state.actor)
-    actor = optax.apply_updates(state.actor, updates)
+        critic_optimizer(cfg), state.critic, state.critic_opt)
+    actor, actor_opt, actor_metrics, actor_grads = gradient_step(
+        lambda p: actor_loss(cfg, p, critic, batch.obs, actor_key), actor_optimizer(cfg), state.actor, state.actor_opt)
 
     new_state = State(
         actor=actor,

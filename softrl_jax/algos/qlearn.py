@@ -49,6 +49,7 @@ import optax
 
 from softrl_jax import ops
 from softrl_jax.agent import Agent, bind_spec
+from softrl_jax.algos.base import gradient_step
 from softrl_jax.config import fld
 from softrl_jax.envs import EnvSpec, Transition
 from softrl_jax.networks import DiscreteHeads
@@ -225,10 +226,8 @@ def update(cfg: Config, spec: EnvSpec, state: State, batch, key: chex.PRNGKey) -
     """One gradient step on the TD loss; the target network becomes a copy of the updated online
     network when this is update number k * target_every."""
     del key
-    (_, metrics), grads = jax.value_and_grad(lambda p: loss_fn(cfg, spec, p, state.target_params, batch),
-                                             has_aux=True)(state.params)
-    upd, opt_state = optimizer(cfg).update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, upd)
+    params, opt_state, metrics, grads = gradient_step(lambda p: loss_fn(cfg, spec, p, state.target_params, batch),
+                                                     optimizer(cfg), state.params, state.opt_state)
     updates = state.updates + 1
     copy = updates % cfg.target_every == 0
     target = jax.tree.map(lambda new, old: jnp.where(copy, new, old), params, state.target_params)

@@ -43,10 +43,11 @@ import optax
 
 from softrl_jax import ops
 from softrl_jax.agent import Agent, bind_sized
+from softrl_jax.algos.base import CriticConfig, gradient_step, like
 from softrl_jax.config import fld
 from softrl_jax.distributions import POLICY_KINDS, PolicyDist, make_policy_dist
 from softrl_jax.envs import EnvSpec, Transition
-from softrl_jax.networks import MLP, STD_HEADS, GaussianPolicyNet, check_categorical_support, compute_dtype, critic_option
+from softrl_jax.networks import MLP, STD_HEADS, GaussianPolicyNet, check_categorical_support, compute_dtype
 from softrl_jax.networks import c51_mean as _mean
 from softrl_jax.networks import c51_support as support
 from softrl_jax.networks import q_network as q_net
@@ -55,38 +56,35 @@ CRITICS = ("twin", "v_net", "c51")
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(CriticConfig):
     """Defaults are "modern" SAC (SAC v2, softlearning and CleanRL): twin critics, learned alpha."""
 
-    hidden: tuple[int, ...] = fld((256, 256), ge=1, doc="hidden widths of actor and critics (SAC 2x256)")
-    actor_lr: float = fld(3e-4, ge=0.0, doc="actor Adam learning rate (SAC 3e-4)")
-    critic_lr: float = fld(3e-4, ge=0.0, doc="Q (and V) Adam learning rate (SAC 3e-4)")
+    hidden: tuple[int, ...] = like(CriticConfig, "hidden", (256, 256),
+                                   doc="hidden widths of actor and critics (SAC 2x256)")
+    actor_lr: float = like(CriticConfig, "actor_lr", 3e-4, doc="actor Adam learning rate (SAC 3e-4)")
+    critic_lr: float = like(CriticConfig, "critic_lr", 3e-4, doc="Q (and V) Adam learning rate (SAC 3e-4)")
     alpha_lr: float = fld(3e-4, ge=0.0, doc="temperature Adam learning rate (softlearning 3e-4)")
     alpha_loss: str = fld("log_alpha", choices=ops.ALPHA_LOSSES, doc="temperature loss multiplier: log_alpha "
                                                                    "(softlearning) or alpha (CleanRL)")
-    gamma: float = fld(0.99, ge=0.0, le=1.0, doc="discount (SAC 0.99)")
-    tau: float = fld(0.005, ge=0.0, le=1.0, doc="Polyak rate of the target critics / target V (SAC 0.005)")
+    gamma: float = like(CriticConfig, "gamma", 0.99, doc="discount (SAC 0.99)")
+    tau: float = like(CriticConfig, "tau", 0.005, doc="Polyak rate of the target critics / target V (SAC 0.005)")
     critic: str = fld("twin", choices=CRITICS, doc="twin: target Q nets (SAC v2); v_net: target V net (SAC v1); "
                                                    "c51: ensemble of categorical critics (FastSAC/FastTD3)")
     num_critics: int = fld(2, ge=1, doc="Q networks, minimum taken (v2 and TD3: 2; DSPG paper's SAC: 1)")
     learn_alpha: bool = fld(True, doc="learn the temperature (SAC v2) or keep `alpha` fixed (SAC v1)")
     alpha: float = fld(1.0, gt=0.0, doc="temperature: fixed value, or the initial one if learned (softlearning 1)")
     target_entropy_per_dim: float = fld(-1.0, doc="target entropy = this * A (softlearning, CleanRL -1; Brax -0.5)")
-    reward_scale: float = fld(1.0, gt=0.0, doc="reward multiplier (v2: 1; v1 folds alpha into it: 5)")
+    reward_scale: float = like(CriticConfig, "reward_scale", 1.0,
+                               doc="reward multiplier (v2: 1; v1 folds alpha into it: 5)")
     policy: str = fld("tanh_gaussian", choices=POLICY_KINDS, doc="tanh_gaussian (SAC) or gaussian: a plain "
                                                                  "Gaussian, actions clipped by the environment "
                                                                  "(the DSPG paper's SAC baseline)")
     std_head: str = fld("log_std", choices=STD_HEADS, doc="policy scale head (SAC: clipped log std; the DSPG "
                                                            "paper's baseline: sigmoid std)")
     min_std: float = fld(1e-4, ge=0.0, doc="added to the sigmoid std (std_head=sigmoid only)")
-    batch_size: int = fld(256, ge=1, doc="minibatch (SAC 256)")
+    batch_size: int = like(CriticConfig, "batch_size", 256, doc="minibatch (SAC 256)")
     policy_reg: float = fld(0.0, ge=0.0, doc="L2 penalty on the policy's pre-squash mean and log std, reg * 0.5 * "
                                              "(mean(mu^2) + mean(log_std^2)) (SAC v1 code: 1e-3; v2: 0)")
-    critic_layer_norm: bool = critic_option("critic_layer_norm")
-    num_atoms: int = critic_option("num_atoms")
-    v_min: float = critic_option("v_min")
-    v_max: float = critic_option("v_max")
-    compute_dtype: str = critic_option("compute_dtype")
 
 
 def check(cfg: Config) -> None:
@@ -300,16 +298,12 @@ def update(cfg: Config, state: State, batch: Transition, key: chex.PRNGKey) -> t
     critic_key, actor_key = jax.random.split(key)
     alpha = current_alpha(cfg, state)
 
-    (_, critic_metrics), critic_grads = jax.value_and_grad(
+    critic, critic_opt, critic_metrics, _ = gradient_step(
         lambda p: critic_loss(cfg, p, state.actor, state.target_critic, batch, alpha, critic_key),
-        has_aux=True)(state.critic)
-    updates, critic_opt = critic_optimizer(cfg).update(critic_grads, state.critic_opt, state.critic)
-    critic = optax.apply_updates(state.critic, updates)
-
-    (_, (actor_metrics, log_pi)), actor_grads = jax.value_and_grad(
-        lambda p: actor_loss(cfg, p, critic, batch.obs, alpha, actor_key), has_aux=True)(state.actor)
-    updates, actor_opt = actor_optimizer(cfg).update(actor_grads, state.actor_opt, state.actor)
-    actor = optax.apply_updates(state.actor, updates)
+        critic_optimizer(cfg), state.critic, state.critic_opt)
+    actor, actor_opt, (actor_metrics, log_pi), actor_grads = gradient_step(
+        lambda p: actor_loss(cfg, p, critic, batch.obs, alpha, actor_key), actor_optimizer(cfg), state.actor,
+        state.actor_opt)
 
     log_alpha, alpha_opt = state.log_alpha, state.alpha_opt
     if cfg.learn_alpha:

@@ -30,6 +30,7 @@ import optax
 
 from softrl_jax import ops
 from softrl_jax.agent import Agent, bind_sized
+from softrl_jax.algos.base import OffPolicyConfig, gradient_step, like
 from softrl_jax.config import fld
 from softrl_jax.distributions import tanh_log_det_jacobian
 from softrl_jax.envs import EnvSpec, Transition
@@ -37,19 +38,21 @@ from softrl_jax.networks import MLP, QNetwork
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(OffPolicyConfig):
     """Defaults are the authors' code (examples/mujoco_all_sql.py SHARED_PARAMS, algorithms/sql.py).
 
     The paper's Appendix D.1 differs (lr 1e-3 / 1e-4, 2x200, batch 64, K = 32, 50 value samples,
     OU noise sigma 0.3): preset "appendix".
     """
 
-    hidden: tuple[int, ...] = fld((128, 128), ge=1, doc="hidden widths of Q and sampler (authors 2x128)")
-    actor_lr: float = fld(3e-4, ge=0.0, doc="sampler Adam learning rate (authors 3e-4)")
-    critic_lr: float = fld(3e-4, ge=0.0, doc="Q Adam learning rate (authors 3e-4)")
-    gamma: float = fld(0.99, ge=0.0, le=1.0, doc="discount (authors 0.99)")
+    hidden: tuple[int, ...] = like(OffPolicyConfig, "hidden", (128, 128),
+                                   doc="hidden widths of Q and sampler (authors 2x128)")
+    actor_lr: float = like(OffPolicyConfig, "actor_lr", 3e-4, doc="sampler Adam learning rate (authors 3e-4)")
+    critic_lr: float = like(OffPolicyConfig, "critic_lr", 3e-4, doc="Q Adam learning rate (authors 3e-4)")
+    gamma: float = like(OffPolicyConfig, "gamma", 0.99, doc="discount (authors 0.99)")
     alpha: float = fld(1.0, gt=0.0, doc="temperature (authors: none, i.e. 1; the reward scale acts as 1/alpha)")
-    reward_scale: float = fld(1.0, gt=0.0, doc="reward multiplier (authors: per task, 10 to 300)")
+    reward_scale: float = like(OffPolicyConfig, "reward_scale", 1.0,
+                               doc="reward multiplier (authors: per task, 10 to 300)")
     target_update_period: int = fld(1000, ge=1, doc="gradient steps between hard target copies (authors 1000)")
     num_value_samples: int = fld(16, ge=1, doc="K_V, uniform actions for the soft value, eq. 10 (authors 16)")
     num_fixed_particles: int = fld(8, ge=2, doc="stop-gradient SVGD particles per state (authors 16 * 0.5)")
@@ -59,7 +62,7 @@ class Config:
     ou_sigma: float = fld(0.0, ge=0.0, doc="OU exploration noise scale (authors' code 0; paper D.1 0.3)")
     ou_theta: float = fld(0.15, ge=0.0, doc="OU mean reversion (paper D.1 0.15)")
     ou_dt: float = fld(1.0, gt=0.0, doc="OU time step (rllab OUStrategy: 1)")
-    batch_size: int = fld(128, ge=1, doc="minibatch (authors 128; paper D.1 64)")
+    batch_size: int = like(OffPolicyConfig, "batch_size", 128, doc="minibatch (authors 128; paper D.1 64)")
 
 
 def check(cfg: Config) -> None:
@@ -212,15 +215,11 @@ def hard_target_update(cfg: Config, target, online, step: chex.Array):
 def update(cfg: Config, state: State, batch: Transition, key: chex.PRNGKey) -> tuple[State, dict]:
     """One SQL gradient step: Q (eq. 11), then the sampler (eqs. 13-14), then the hard target copy."""
     critic_key, actor_key = jax.random.split(key)
-    (_, critic_metrics), critic_grads = jax.value_and_grad(
-        lambda p: critic_loss(cfg, p, state.target_critic, batch, critic_key), has_aux=True)(state.critic)
-    updates, critic_opt = critic_optimizer(cfg).update(critic_grads, state.critic_opt, state.critic)
-    critic = optax.apply_updates(state.critic, updates)
-
-    (_, actor_metrics), actor_grads = jax.value_and_grad(
-        lambda p: actor_loss(cfg, p, critic, batch.obs, actor_key), has_aux=True)(state.actor)
-    updates, actor_opt = actor_optimizer(cfg).update(actor_grads, state.actor_opt, state.actor)
-    actor = optax.apply_updates(state.actor, updates)
+    critic, critic_opt, critic_metrics, _ = gradient_step(
+        lambda p: critic_loss(cfg, p, state.target_critic, batch, critic_key), critic_optimizer(cfg), state.critic,
+        state.critic_opt)
+    actor, actor_opt, actor_metrics, actor_grads = gradient_step(
+        lambda p: actor_loss(cfg, p, critic, batch.obs, actor_key), actor_optimizer(cfg), state.actor, state.actor_opt)
 
     step = state.step + 1
     new_state = State(actor, critic, hard_target_update(cfg, state.target_critic, critic, step),
