@@ -92,8 +92,9 @@ def step_counts(hlo: str) -> Counter:
 def main(argv: list[str]) -> int:
     import jax
 
-    from softrl_jax import algos, envs, runner
-    from softrl_jax.loop import seed_keys
+    from softrl_jax import algos, envs
+    from softrl_jax.compiled import compile_lowered, compiler_options
+    from softrl_jax.training import seed_keys
     from softrl_jax.programs import make_train
     from softrl_jax.train import config_from_flags
 
@@ -110,9 +111,9 @@ def main(argv: list[str]) -> int:
     keys = seed_keys(0, rc.loop.seeds)
     carry = jax.eval_shape(jax.jit(init), keys, {})
     starts = jax.eval_shape(jax.jit(resets), carry)
-    options = runner.compiler_options(rc.loop, jax.devices()[0].platform)
-    compiled = runner.compile_lowered(jax.jit(chunk).lower(carry, {}, starts), options)
-    counts = step_counts(compiled.as_text())
+    options = compiler_options(rc.loop, jax.devices()[0].platform)
+    program = compile_lowered(jax.jit(chunk).lower(carry, {}, starts), options)
+    counts = step_counts(program.as_text())
     device = f"{jax.devices()[0].platform}:{jax.devices()[0].device_kind}"
     kernels = sum(v for k, v in counts.items() if not k.startswith(("while", "conditional", "call", "copy")))
     syncs = sum(v for k, v in counts.items() if "host sync" in k)

@@ -115,7 +115,7 @@ def update_program(algorithm, cfg, seeds: int, obs_size: int, action_size: int, 
     import jax.numpy as jnp
 
     from softrl_jax.envs import Transition
-    from softrl_jax.runner import compile_lowered
+    from softrl_jax.compiled import compile_lowered
 
     keys = jax.random.split(jax.random.PRNGKey(0), seeds)
     states = jax.vmap(lambda k: algorithm.init(cfg, k, obs_size, action_size))(keys)
@@ -146,20 +146,20 @@ def bench_loop(rc, chunks: int) -> dict:
     import jax
     import numpy as np
 
-    from softrl_jax import algos, envs, replay, runner
-    from softrl_jax.loop import seed_keys
+    from softrl_jax import algos, compiled, envs, replay
+    from softrl_jax.training import seed_keys
     from softrl_jax.programs import make_train
 
     loop = rc.loop
     env = envs.make(loop.env, loop.episode_length or None)
     algorithm = algos.get(rc.algo)
     trainer = make_train(algorithm, env, rc)
-    options = runner.compiler_options(loop, jax.devices()[0].platform)
+    options = compiled.compiler_options(loop, jax.devices()[0].platform)
     keys = seed_keys(loop.seed, loop.seeds)
     init, chunk = trainer.vmap()
-    carry = jax.block_until_ready(runner.compile_lowered(jax.jit(init).lower(keys, None), options)(keys, None))
+    carry = jax.block_until_ready(compiled.compile_lowered(jax.jit(init).lower(keys, None), options)(keys, None))
     t = time.perf_counter()
-    chunk_c = runner.compile_lowered(jax.jit(chunk, donate_argnums=0).lower(carry, None), options)
+    chunk_c = compiled.compile_lowered(jax.jit(chunk, donate_argnums=0).lower(carry, None), options)
     compile_s = time.perf_counter() - t
     mem = chunk_c.memory_analysis()
     c = 0
@@ -189,14 +189,14 @@ def bench_loop(rc, chunks: int) -> dict:
         ks = (jax.random.split(key, n_updates), np.arange(n_updates))
         return jax.lax.scan(body, agent_state, ks)[0]
 
-    upd = runner.compile_lowered(jax.jit(jax.vmap(updates)).lower(carry.agent, batches, keys), options)
+    upd = compiled.compile_lowered(jax.jit(jax.vmap(updates)).lower(carry.agent, batches, keys), options)
     state = jax.block_until_ready(upd(carry.agent, batches, keys))
     t = time.perf_counter()
     for _ in range(chunks):
         state = upd(state, batches, keys)
     jax.block_until_ready(state)
     updates_per_s = chunks * n_updates * loop.seeds / (time.perf_counter() - t)
-    one = runner.compile_lowered(jax.jit(jax.vmap(agent.update)).lower(
+    one = compiled.compile_lowered(jax.jit(jax.vmap(agent.update)).lower(
         carry.agent, jax.tree.map(lambda x: x[:, 0], batches), keys), options)
     stats = jax.devices()[0].memory_stats() or {}
     return {
@@ -218,10 +218,10 @@ def bench_roofline(loop_result: dict | None, peak: float) -> dict:
     """FLOP efficiency of the loop (from the loop section) and of standard update sizes."""
     import jax
 
-    from softrl_jax import algos, runner
+    from softrl_jax import algos, compiled
     from softrl_jax.config import LoopConfig
 
-    options = runner.compiler_options(LoopConfig(), jax.devices()[0].platform)
+    options = compiled.compiler_options(LoopConfig(), jax.devices()[0].platform)
     out: dict = {"matmul_flops_per_s": peak}
     if loop_result:
         achieved = loop_result["flops_per_update"] * loop_result["updates_per_s_in_loop"]
@@ -273,7 +273,7 @@ def bench_checkpoint(rc, buffer_sizes=(None, 1_000_000), saves: int = 3) -> dict
     import jax
 
     from softrl_jax import algos, checkpoint, envs
-    from softrl_jax.loop import seed_keys
+    from softrl_jax.training import seed_keys
     from softrl_jax.programs import make_train
 
     rows = []
@@ -446,9 +446,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    from softrl_jax import runner
+    from softrl_jax import devices
 
-    runner.setup_compile_cache("off")  # every figure here is a cold compile unless stated
+    devices.setup_compile_cache("off")  # every figure here is a cold compile unless stated
     r: dict = {"machine": machine(), "algo": rc.algo, "preset": rc.preset, "env": rc.loop.env,
                "seeds": rc.loop.seeds}
     peak = matmul_flops_per_s() if {"loop", "roofline"} & set(sections) else None

@@ -129,10 +129,10 @@ def bench_seeds(sizes: dict, out: Path) -> list[dict]:
 def bench_dspg_vs_sac(sizes: dict) -> dict:
     import jax
 
-    from softrl_jax import algos, bench, runner
+    from softrl_jax import algos, bench, compiled
     from softrl_jax.config import LoopConfig
 
-    options = runner.compiler_options(LoopConfig(), jax.devices()[0].platform)
+    options = compiled.compiler_options(LoopConfig(), jax.devices()[0].platform)
     out = {}
     for algo, preset, over in (("sac", "modern", {}), ("dspg", "paper", {"hidden": (256, 256), "batch_size": 256, "learning_starts": 256,
                                                                         "num_samples": 64})):

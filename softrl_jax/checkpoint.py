@@ -263,6 +263,19 @@ def read_carry(out: str | Path, step: int | None = None) -> tuple[dict, dict]:
     return jax.tree.map(np.asarray, r["carry"]), dict(r["host"])
 
 
+def stored_fields(directory: str | Path, step: int) -> list[str] | None:
+    """The top-level fields of the carry saved at `step` in `directory`, read from orbax's metadata
+    without restoring anything; None when unreadable."""
+    import orbax.checkpoint as ocp
+
+    handlers = {"carry": ocp.StandardCheckpointHandler(), "host": ocp.JsonCheckpointHandler()}
+    try:
+        with _drained_stderr(), ocp.CheckpointManager(Path(directory).absolute(), item_handlers=handlers) as mgr:
+            return list(mgr.item_metadata(step)["carry"].keys())
+    except Exception:
+        return None
+
+
 class Stopped(Exception):
     """SIGTERM or SIGINT stopped a run after a checkpoint was written."""
 

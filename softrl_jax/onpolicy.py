@@ -1,22 +1,23 @@
 """The fused on-policy n-step loop (A2C-style: synchronous parallel rollouts, one update per rollout).
 
 `make_train(algorithm, env, config)` serves algorithm modules with `ON_POLICY = True`
-(`softrl_jax.programs.make_train` dispatches here) and returns the same `loop.Trainer` and `loop.Carry` as the off-policy loop, so the
-runner, checkpoints and resume, W&B, progress bars and reports work unchanged:
+(`softrl_jax.programs.make_train` dispatches here) and returns a `training.Trainer` like the off-policy
+loop, with its own `Carry` (no replay, no exploration noise), so the runner, checkpoints and resume, W&B,
+progress bars and reports work unchanged:
 
     iteration     `n_steps` vector steps of `num_envs` environments, actions sampled from the current
-                  policy (envs.step with auto-reset, the chunk's reset pool as in loop.py), storing per
+                  policy (envs.step with auto-reset, the chunk's reset pool as off-policy), storing per
                   step obs, action, reward, terminated, cut (= done: terminated or truncated) and the
                   TRUE next observation (`Rollout`, leaves [n_steps, num_envs, ...]); then ONE update
                   `algorithm.update(cfg, spec, state, rollout, key)` on the whole rollout.
     chunk(carry)  `eval_every` transitions = eval_every / (num_envs * n_steps) iterations (checked by
-                  `check_loop`), then loop.py's deterministic evaluation (`loop.evaluate_policy`) with
-                  the module's `act_eval`. Divergence isolation as loop.py: a non-finite update is
+                  `check_loop`), then the deterministic evaluation (`training.evaluate_policy`) with
+                  the module's `act_eval`. Divergence isolation as off-policy: a non-finite update is
                   dropped and the seed frozen (`Carry.diverged_at`).
 
 Learning starts with the first rollout: no warm-up (`--warmup_steps` must be 0, `--learning_starts` -1),
-and the replay fields (`buffer_size`, `replay_obs_dtype`) and `updates_per_step` are unused:
-`Carry.buffer` is a placeholder scalar and `Carry.noise` zeros. `--obs_norm` works as in loop.py: the
+and the replay fields (`buffer_size`, `replay_obs_dtype`) and `updates_per_step` are unused. `--obs_norm`
+works as off-policy: the
 statistics take in each step's observations; the update normalises the stored raw observations with the
 statistics at the end of the rollout.
 
@@ -32,15 +33,33 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import chex
 import jax
 import jax.numpy as jnp
 
-from softrl_jax import envs, loop as offpolicy, normalize
+from softrl_jax import envs, normalize
 from softrl_jax.agent import Agent
 from softrl_jax.config import ConfigError, LoopConfig, RunConfig, check_devices, check_whole_chunks, validate
+from softrl_jax.training import (Trainer, chunk_keys, chunk_resets, eval_keys, evaluate_policy, first_env_state,
+                                 isolate_divergence, normalise, reset_starts)
+
+
+class Carry(NamedTuple):
+    """Everything that flows from one chunk to the next of the on-policy loop."""
+
+    agent: Any
+    env: envs.EnvState  # leaves [num_envs, ...]
+    obs_stats: normalize.RunningStats  # running observation statistics (applied with loop.obs_norm only)
+    key: chex.PRNGKey  # training stream
+    eval_key: chex.PRNGKey  # evaluation stream, folded with the chunk index
+    diverged_at: chex.Array  # [] int32 step at which this seed's update first went non-finite; -1: never
+    chunk: chex.Array  # [] int32 chunks done (the same for every seed: unbatched)
+    steps: chex.Array  # [] int32 transitions collected per seed (likewise)
+
+
+CARRY_AXES = Carry(0, 0, 0, 0, 0, 0, None, None)  # vmap axes over seeds: the counters are shared
 
 
 class Rollout(NamedTuple):
@@ -78,7 +97,7 @@ def check_rollouts(loop: LoopConfig, n_steps: int) -> None:
                           f"{loop.num_envs} x {n_steps} = {per} (a chunk is whole rollouts); choose {choose}")
 
 
-def make_train(algorithm, env: envs.Env, config: RunConfig) -> offpolicy.Trainer:
+def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
     """Build the fused on-policy loop for `algorithm` (ON_POLICY = True) on `env`."""
     loop = config.loop
     spec = env.spec
@@ -87,7 +106,7 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> offpolicy.Trainer
     per_update = n * t_steps
     n_chunks = math.ceil(loop.total_steps / loop.eval_every)
     pool = loop.autoreset == "pool"
-    starts = offpolicy.reset_starts(loop)
+    starts = reset_starts(loop)
     env_shape = jax.eval_shape(lambda: jax.vmap(lambda k: envs.reset(env, k))(jax.random.split(jax.random.PRNGKey(0), n)))
 
     def agent_for(hparams) -> Agent:
@@ -99,16 +118,14 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> offpolicy.Trainer
         train_key, eval_key = jax.random.split(key)
         train_key, agent_key = jax.random.split(train_key)
         env_state = jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), env_shape)  # chunk 0 replaces it
-        return offpolicy.Carry(agent.init(agent_key), env_state, jnp.zeros((n, spec.action_size), jnp.float32),
-                               jnp.zeros((), jnp.float32),  # no replay buffer: a placeholder
-                               normalize.init(spec.obs_size), train_key, eval_key, jnp.asarray(-1, jnp.int32),
-                               jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+        return Carry(agent.init(agent_key), env_state, normalize.init(spec.obs_size), train_key, eval_key,
+                     jnp.asarray(-1, jnp.int32), jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
 
     def resets(carry):
-        return offpolicy.chunk_resets(env, loop, starts, carry)
+        return chunk_resets(env, loop, starts, carry)
 
     def norm(stats, obs):
-        return offpolicy.normalise(loop, stats, obs)
+        return normalise(loop, stats, obs)
 
     def iteration(agent: Agent, reset_pool):
         def env_step(c, _):
@@ -123,14 +140,14 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> offpolicy.Trainer
             ended = (jnp.sum(info.done), jnp.sum(jnp.where(info.done, info.episode_return, 0.0)))
             return (agent_state, env_state, stats, key), (step, ended)
 
-        def body(c: offpolicy.Carry, _):
+        def body(c: Carry, _):
             key, roll_key, update_key = jax.random.split(c.key, 3)
             (_, env_state, stats, _), (rollout, (episodes, return_sum)) = jax.lax.scan(
                 env_step, (c.agent, c.env, c.obs_stats, roll_key), None, length=t_steps)
             rollout = rollout._replace(obs=norm(stats, rollout.obs), next_obs=norm(stats, rollout.next_obs))
             agent_state, out = agent.update(c.agent, rollout, update_key)
-            agent_state, diverged_at = offpolicy.isolate_divergence(c.agent, agent_state, out, c.diverged_at,
-                                                                    c.steps + per_update)
+            agent_state, diverged_at = isolate_divergence(c.agent, agent_state, out, c.diverged_at,
+                                                          c.steps + per_update)
             out = {**out, "episodes": jnp.sum(episodes), "episode_return_sum": jnp.sum(return_sum)}
             return c._replace(agent=agent_state, env=env_state, obs_stats=stats, key=key, diverged_at=diverged_at,
                               steps=c.steps + per_update), out
@@ -138,13 +155,13 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> offpolicy.Trainer
         return body
 
     def run_evaluation(agent, carry, starts, key):
-        return offpolicy.evaluate_policy(env, loop, agent.act_eval, carry.agent, carry.obs_stats, starts, key)
+        return evaluate_policy(env, loop, agent.act_eval, carry.agent, carry.obs_stats, starts, key)
 
     def chunk(carry, hparams=None, starts=None, evaluate=True):
         agent = agent_for(hparams)
-        key, _, _, eval_run_key = offpolicy.chunk_keys(carry)
+        key, _, _, eval_run_key = chunk_keys(carry)
         train_starts, eval_starts = resets(carry) if starts is None else starts
-        carry = carry._replace(env=offpolicy.first_env_state(carry, train_starts, n), key=key)
+        carry = carry._replace(env=first_env_state(carry, train_starts, n), key=key)
         carry, per_update_metrics = jax.lax.scan(iteration(agent, train_starts if pool else None), carry, None,
                                                  length=loop.eval_every // per_update)
         episodes = jnp.sum(per_update_metrics.pop("episodes"))
@@ -159,11 +176,11 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> offpolicy.Trainer
 
     def evaluation(carry, hparams, starts):
         """eval_return of the chunk that ended with `carry`, exactly as `chunk(..., evaluate=True)`."""
-        _, eval_run_key = offpolicy.eval_keys(carry.eval_key, carry.chunk - 1)
+        _, eval_run_key = eval_keys(carry.eval_key, carry.chunk - 1)
         return run_evaluation(agent_for(hparams), carry, starts[1], eval_run_key)
 
     def train(key, hparams=None):
         carry = init(key, hparams)
         return jax.lax.scan(lambda c, _: chunk(c, hparams), carry, None, length=n_chunks)
 
-    return offpolicy.Trainer(init, chunk, train, resets, evaluation, n_chunks, None, loop)
+    return Trainer(init, chunk, train, resets, evaluation, n_chunks, None, loop, CARRY_AXES)

@@ -9,7 +9,8 @@ import pytest
 
 from softrl_jax import algos, envs
 from softrl_jax.algos import sql
-from softrl_jax.loop import make_train, seed_keys
+from softrl_jax.loop import make_train
+from softrl_jax.training import seed_keys
 
 # Measured on a 2-core CPU, seeds 0-3, 30000 steps (about 10 minutes): mean of the last 3 deterministic
 # evaluations per seed -134, -139, -125, -144 (mean -135); best evaluation per seed -73, -105, -87, -90.

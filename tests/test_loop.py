@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from softrl_jax import algos, envs, replay
-from softrl_jax.loop import make_train, seed_keys
+from softrl_jax.loop import make_train
+from softrl_jax.training import seed_keys
 
 TINY = {"env": "gymnax:Pendulum-v1", "hidden": (16, 16), "num_samples": 4, "batch_size": 16,
         "warmup_steps": 32, "eval_every": 32, "total_steps": 96, "eval_episodes": 2,

@@ -134,6 +134,34 @@ def test_finished_run_again_changes_nothing_and_a_changed_config_is_refused(tmp_
     assert_same_run(out, reference)
 
 
+def test_a_checkpoint_whose_carry_has_other_fields_is_refused_in_one_line(tmp_path, cache, reference):
+    """A checkpoint written by another version whose carry had other fields (the on-policy carry lost its
+    replay placeholder and noise in the redesign) is refused in one line naming both field sets, with
+    nothing written; not the misleading "resume on as many devices" line."""
+    import shutil
+
+    from softrl_jax.checkpoint import Manager, checkpoint_dir
+
+    out = str(tmp_path / "run")
+    shutil.copytree(reference, out)
+    steps = sorted(int(d) for d in os.listdir(checkpoint_dir(out)) if d.isdigit())
+    saved = [(step, *read_carry(out, step)) for step in steps]
+    shutil.rmtree(checkpoint_dir(out))
+    manager = Manager(checkpoint_dir(out))
+    for step, carry, host in saved:  # the same arrays, plus a field this version's carry does not have
+        manager.save(step, {**carry, "placeholder": np.zeros((2,), np.float32)}, host)
+    manager.wait()
+    manager.close()
+    before = open(os.path.join(out, "metrics.jsonl")).read()
+    p = start(out, cache)
+    _, stderr = p.communicate(timeout=300)
+    assert p.returncode == 2
+    err = stderr.strip()
+    assert "\n" not in err and "were written by another version of softrl-jax" in err
+    assert "placeholder" in err and "resume on as many devices" not in err
+    assert open(os.path.join(out, "metrics.jsonl")).read() == before
+
+
 SWEEP_SPEC = "method: grid\nparameters:\n  actor_lr:\n    values: [0.001, 0.0003]\n"
 
 

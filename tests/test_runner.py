@@ -171,14 +171,14 @@ def test_compile_options_unknown_to_this_xla_fall_back_to_defaults():
     import jax
     import jax.numpy as jnp
 
-    from softrl_jax import runner
+    from softrl_jax import compiled
     from softrl_jax.config import LoopConfig
 
     lowered = jax.jit(lambda x: 2 * x).lower(jnp.ones(3))
-    f = runner.compile_lowered(lowered, {"xla_cpu_no_such_option": ""})
+    f = compiled.compile_lowered(lowered, {"xla_cpu_no_such_option": ""})
     np.testing.assert_array_equal(f(jnp.ones(3)), [2.0, 2.0, 2.0])
-    assert runner.compiler_options(LoopConfig(), "cpu") == {"xla_cpu_experimental_ynn_fusion_type": ""}
-    assert runner.compiler_options(LoopConfig(cpu_ynn_fusion=True), "cpu") is None
-    assert runner.compiler_options(LoopConfig(), "gpu") is None
+    assert compiled.compiler_options(LoopConfig(), "cpu") == {"xla_cpu_experimental_ynn_fusion_type": ""}
+    assert compiled.compiler_options(LoopConfig(cpu_ynn_fusion=True), "cpu") is None
+    assert compiled.compiler_options(LoopConfig(), "gpu") is None
     with pytest.raises(Exception, match="xla_cpu_enable_fast_math"):  # a real option with a bad value is an error
-        runner.compile_lowered(lowered, {"xla_cpu_enable_fast_math": "maybe"})
+        compiled.compile_lowered(lowered, {"xla_cpu_enable_fast_math": "maybe"})

@@ -12,7 +12,8 @@ import pytest
 
 from softrl_jax import algos, envs, sweep
 from softrl_jax.io.runstore import read_metrics
-from softrl_jax.loop import make_train, seed_keys
+from softrl_jax.loop import make_train
+from softrl_jax.training import seed_keys
 
 # A tiny DSPG run: 3 chunks of 400 transitions, the first 200 warm-up.
 TINY = {"env": "gymnax:Pendulum-v1", "hidden": (16, 16), "num_samples": 4, "batch_size": 32,
