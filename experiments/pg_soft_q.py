@@ -176,7 +176,7 @@ def curves(rc) -> tuple[np.ndarray, np.ndarray]:
 
 
 def summarise(o: dict, pieces: list, seconds: dict) -> dict:
-    from softrl_jax.report import best_average_return, bootstrap_mean_band
+    from softrl_jax.stats import best_average_return, bootstrap_mean_band
 
     rows = []
     for algo, task, rc in _triples(pieces):
@@ -225,7 +225,7 @@ def plot(pieces: list, o: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from softrl_jax.report import bootstrap_mean_band
+    from softrl_jax.stats import bootstrap_mean_band
 
     data = {(algo, task): curves(rc) for algo, task, rc in _triples(pieces) if has_metrics(rc)}
     rows = [(t, pair) for t, pair in COMPARISONS if any((a, task) in data for a in pair for task in o["tasks"])]

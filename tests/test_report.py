@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from softrl_jax import report
+from softrl_jax import report, stats
 
 STEPS = (1000, 2000, 3000)
 # eval_return per seed at STEPS. dspg on hopper: the mean over seeds is [2, 3, 4] -> best average 4
@@ -37,24 +37,24 @@ def runs(tmp_path):
 
 
 def test_best_average_return_is_max_over_steps_of_seed_mean():
-    assert report.best_average_return(np.array(DATA[("dspg", "brax:hopper")], float)) == 4.0
+    assert stats.best_average_return(np.array(DATA[("dspg", "brax:hopper")], float)) == 4.0
     with_nan = np.array([[1.0, np.nan, 9.0], [3.0, 7.0, np.nan]])
-    assert report.best_average_return(with_nan) == 9.0  # mean over the seeds that have the step
+    assert stats.best_average_return(with_nan) == 9.0  # mean over the seeds that have the step
 
 
 def test_iqm_of_known_numbers():
-    assert report.iqm(np.arange(1.0, 9.0)) == pytest.approx(4.5)  # middle half: 3, 4, 5, 6
-    assert report.iqm(np.array([0, 0, 1, 2, 3, 100, 100, 100.0])) == pytest.approx(26.5)  # 1, 2, 3, 100
-    assert report.iqm(np.array([10, 20, 30, 1000.0])) == pytest.approx(25.0)
+    assert stats.iqm(np.arange(1.0, 9.0)) == pytest.approx(4.5)  # middle half: 3, 4, 5, 6
+    assert stats.iqm(np.array([0, 0, 1, 2, 3, 100, 100, 100.0])) == pytest.approx(26.5)  # 1, 2, 3, 100
+    assert stats.iqm(np.array([10, 20, 30, 1000.0])) == pytest.approx(25.0)
 
 
 def test_bootstrap_band():
-    mean, lo, hi = report.bootstrap_mean_band(np.array([[0.0, 4.0], [10.0, 4.0]]), reps=4000)
+    mean, lo, hi = stats.bootstrap_mean_band(np.array([[0.0, 4.0], [10.0, 4.0]]), reps=4000)
     np.testing.assert_allclose(mean, [5.0, 4.0])
     # resampled means of {0, 10} are 0, 5 or 10 with probabilities 1/4, 1/2, 1/4
     np.testing.assert_allclose(lo, [0.0, 4.0])
     np.testing.assert_allclose(hi, [10.0, 4.0])
-    one = report.bootstrap_mean_band(np.array([[1.0, 2.0]]))
+    one = stats.bootstrap_mean_band(np.array([[1.0, 2.0]]))
     np.testing.assert_allclose(one, [[1.0, 2.0]] * 3)
 
 
@@ -80,7 +80,7 @@ def test_report_numbers_and_files(runs, tmp_path):
     across = {r["label"]: r for r in result["iqm_across_tasks"]}
     norm_dspg = np.concatenate([(np.array([3, 5, 4, 4.0]) - 3) / 997,
                                 (np.array([-150, -250, -350, -200.0]) + 400) / 300])
-    assert across["dspg"]["iqm"] == pytest.approx(report.iqm(norm_dspg.reshape(2, 4).T))
+    assert across["dspg"]["iqm"] == pytest.approx(stats.iqm(norm_dspg.reshape(2, 4).T))
     assert across["dspg"]["runs"] == 4 and across["dspg"]["tasks"] == 2
 
     for name in ("curves-brax_hopper.png", "curves-gymnax_Pendulum-v1.png", "iqm.png"):
@@ -104,7 +104,7 @@ def test_variants_pool_seeds_and_separate_configurations(tmp_path):
     labels = {v.label: v for v in variants}
     assert set(labels) == {"dspg [quick]", "dspg [paper, clip_norm=3]"}
     assert len(labels["dspg [quick]"].seeds) == 2
-    assert report.best_average_return(labels["dspg [quick]"].matrix()[1]) == 4.0
+    assert stats.best_average_return(labels["dspg [quick]"].matrix()[1]) == 4.0
 
 
 @pytest.mark.parametrize("argv, needle", [
@@ -129,7 +129,7 @@ def test_cli_writes_report(runs, tmp_path, capsys):
 
 
 def test_wandb_report_definition_builds_offline():
-    from softrl_jax.io.wandb_log import comparison_report  # wandb-workspaces is in the dev extra: never skipped
+    from softrl_jax.io.wandb_report import comparison_report  # wandb-workspaces is in the dev extra: never skipped
 
     rep = comparison_report("me", "softrl-jax", ["brax:hopper", "brax:ant"], algos=["dspg", "sac", "ddpg"])
     grids = [b for b in rep.blocks if type(b).__name__ == "PanelGrid"]

@@ -9,7 +9,7 @@ import pytest
 
 from softrl_jax import algos, sweep
 from softrl_jax.config import LoopConfig
-from softrl_jax.io import wandb_log
+from softrl_jax.io import wandb_files, wandb_log
 from softrl_jax.io.runstore import read_metrics
 
 TINY = ["--env=gymnax:Pendulum-v1", "--seeds=2", "--preset=quick", "--", "--hidden=16,16", "--num_samples=4",
@@ -32,7 +32,7 @@ def test_offline_sweep_one_wandb_run_per_seed_per_point(offline, tmp_path, monke
     monkeypatch.chdir(Path(__file__).parents[1])  # sweeps/dspg.yaml
     sweep_dir = tmp_path / "sweep"
     assert sweep.main(["--algo=dspg", "--count=2", f"--sweep_dir={sweep_dir}", *TINY]) == 0
-    runs = [wandb_log.read_offline_run(d, wait_s=60) for d in wandb_log.offline_run_dirs(tmp_path / "wb")]
+    runs = [wandb_files.read_offline_run(d, wait_s=60) for d in wandb_files.offline_run_dirs(tmp_path / "wb")]
     assert len(runs) == 4 and all(r.complete for r in runs)  # 2 points x 2 seeds
     manifest = json.loads((sweep_dir / "sweep.json").read_text())
     assert [g["vmapped_fields"] for g in manifest["groups"]] == [["clip_norm"]]  # one compiled program
@@ -63,7 +63,7 @@ def test_train_cli_logs_one_run_per_seed(offline, tmp_path):
     out = tmp_path / "run"
     flags = [a for a in TINY if a != "--"] + ["--algo=dspg", "--wandb=auto", f"--out={out}", "--seed=5"]
     assert main(flags) == 0
-    runs = sorted((wandb_log.read_offline_run(d, wait_s=60) for d in wandb_log.offline_run_dirs(tmp_path / "wb")),
+    runs = sorted((wandb_files.read_offline_run(d, wait_s=60) for d in wandb_files.offline_run_dirs(tmp_path / "wb")),
                   key=lambda r: r.config["seed"])
     assert [r.config["seed"] for r in runs] == [5, 6] and all(r.complete for r in runs)
     assert all(r.group == "dspg|gymnax:Pendulum-v1|quick" and r.job_type == "train" for r in runs)
@@ -84,8 +84,8 @@ def test_reader_handles_records_across_blocks(offline, tmp_path):
     for i in range(300):
         run.log({"v": i * 0.5, "w": i}, step=i)
     run.finish()
-    (d,) = wandb_log.offline_run_dirs(tmp_path / "wb")
-    r = wandb_log.read_offline_run(d, wait_s=60)
+    (d,) = wandb_files.offline_run_dirs(tmp_path / "wb")
+    r = wandb_files.read_offline_run(d, wait_s=60)
     assert r.complete and r.config["blob"] == blob and r.config["x"] == 1.5
     assert [h["v"] for h in r.history] == [i * 0.5 for i in range(300)]
     assert os.path.getsize(next(d.glob("*.wandb"))) > 3 * 32768
@@ -95,7 +95,7 @@ def test_reader_handles_records_across_blocks(offline, tmp_path):
     data[50_000] ^= 0xFF
     f.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="checksum"):
-        wandb_log.read_offline_run(d)
+        wandb_files.read_offline_run(d)
 
 
 def test_resolve_mode(monkeypatch, tmp_path):

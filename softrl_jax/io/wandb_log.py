@@ -12,20 +12,17 @@ Under a `wandb agent` (WANDB_SWEEP_ID set) the agent's run id becomes the run of
 the sweep controller sees that run and its `eval_return`; the other seeds are ordinary runs in the
 same group with the sweep id in their config and tags.
 
-`read_offline_run(dir)` reads a `.wandb` file back with W&B's own record format (leveldb-log framed
-`wandb_internal_pb2.Record` protobufs), for tests and for inspecting runs that were never synced.
+Reading offline runs back: softrl_jax/io/wandb_files.py. The comparison report on W&B:
+softrl_jax/io/wandb_report.py.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 import os
-import struct
 import zlib
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 MODES = ("off", "online", "offline", "auto")
 DEFAULT_PROJECT = "softrl-jax"
@@ -208,171 +205,3 @@ def seed_runs_for(rc, point: str = "", **kwargs) -> SeedRuns | None:
         return None
     seeds = [rc.loop.seed + s for s in range(rc.loop.seeds)]
     return SeedRuns(rc, seeds, mode=mode, point=point, **kwargs)
-
-
-# ---- reading offline runs back (W&B's transaction log: leveldb log format + protobuf records) ----
-
-_BLOCK, _HEADER = 32768, 7
-_FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
-_FILE_HEADER = struct.Struct("<4sHB")  # ident ':W&B', magic 0xBEE1, version 0
-_RECORD_HEADER = struct.Struct("<IHB")  # crc32 of (type byte + data), length, type
-
-
-def iter_records(path: str | os.PathLike) -> Iterator[Any]:
-    """Yield every `wandb_internal_pb2.Record` of a `.wandb` file; checksums verified."""
-    from wandb.proto import wandb_internal_pb2 as pb
-
-    data = Path(path).read_bytes()
-    ident, magic, version = _FILE_HEADER.unpack_from(data, 0)
-    if ident != b":W&B" or magic != 0xBEE1 or version != 0:
-        raise ValueError(f"{path}: not a W&B transaction log (header {ident!r} {magic:#x} {version})")
-    pos, pending = _FILE_HEADER.size, b""
-    while pos + _HEADER <= len(data):
-        left_in_block = _BLOCK - pos % _BLOCK
-        if left_in_block < _HEADER:  # block trailer: zero padding
-            pos += left_in_block
-            continue
-        crc, length, kind = _RECORD_HEADER.unpack_from(data, pos)
-        if length == 0 and kind == 0:  # zero padding up to the block end
-            pos += left_in_block
-            continue
-        chunk = data[pos + _HEADER: pos + _HEADER + length]
-        if len(chunk) < length:
-            break  # a run that is still being written
-        if zlib.crc32(chunk, zlib.crc32(bytes([kind]))) & 0xFFFFFFFF != crc:
-            raise ValueError(f"{path}: checksum mismatch at byte {pos}")
-        pos += _HEADER + length
-        if kind == _FULL:
-            pending, payload = b"", chunk
-        elif kind == _FIRST:
-            pending = chunk
-            continue
-        elif kind == _MIDDLE:
-            pending += chunk
-            continue
-        elif kind == _LAST:
-            payload, pending = pending + chunk, b""
-        else:
-            raise ValueError(f"{path}: unknown record type {kind} at byte {pos}")
-        record = pb.Record()
-        record.ParseFromString(payload)
-        yield record
-
-
-@dataclasses.dataclass
-class OfflineRun:
-    """What a `.wandb` file holds, decoded: the run record, its config and its history rows."""
-
-    run_id: str
-    project: str
-    group: str
-    job_type: str
-    name: str
-    tags: list[str]
-    sweep_id: str
-    config: dict[str, Any]
-    history: list[dict[str, Any]]
-    summary: dict[str, Any]
-    complete: bool = False  # the run's `exit` record is in the file
-
-
-def _item_key(item) -> str:
-    return item.key or "/".join(item.nested_key)
-
-
-def _item_value(item) -> Any:
-    return json.loads(item.value_json) if item.value_json else None
-
-
-def _config_value(v: Any) -> Any:
-    # wandb stores each config entry as {"value": ..., "desc": ...}
-    return v.get("value") if isinstance(v, dict) and "value" in v else v
-
-
-def read_offline_run(run_dir: str | os.PathLike, wait_s: float = 0.0) -> OfflineRun:
-    """Decode `<run_dir>/run-<id>.wandb` (an `offline-run-*` folder) into an OfflineRun.
-
-    W&B's service writes the file in 32 KiB blocks and may still be flushing the last one after
-    `run.finish()` returns; `wait_s` > 0 re-reads until the run's `exit` record is there."""
-    import time
-
-    deadline = time.monotonic() + wait_s
-    while True:
-        out = _read_offline_run(run_dir)
-        if out.complete or time.monotonic() >= deadline:
-            return out
-        time.sleep(0.2)
-
-
-def _read_offline_run(run_dir: str | os.PathLike) -> OfflineRun:
-    files = sorted(Path(run_dir).glob("*.wandb"))
-    if not files:
-        raise FileNotFoundError(f"no .wandb file in {run_dir}")
-    out = OfflineRun("", "", "", "", "", [], "", {}, [], {})
-    for record in iter_records(files[0]):
-        kind = record.WhichOneof("record_type")
-        if kind == "run":
-            r = record.run
-            out.run_id, out.project, out.group, out.job_type = r.run_id, r.project, r.run_group, r.job_type
-            out.name, out.tags, out.sweep_id = r.display_name, list(r.tags), r.sweep_id
-            for item in r.config.update:
-                out.config[_item_key(item)] = _config_value(_item_value(item))
-        elif kind == "config":
-            for item in record.config.update:
-                out.config[_item_key(item)] = _config_value(_item_value(item))
-        elif kind == "history":
-            out.history.append({_item_key(i): _item_value(i) for i in record.history.item})
-        elif kind == "summary":
-            for item in record.summary.update:
-                out.summary[_item_key(item)] = _item_value(item)
-        elif kind == "exit":
-            out.complete = True
-    return out
-
-
-def offline_run_dirs(root: str | os.PathLike) -> list[Path]:
-    """Every `offline-run-*` folder under `root` (for example a sweep folder), sorted."""
-    return sorted(p for p in Path(root).rglob("offline-run-*") if p.is_dir())
-
-
-# ---- the comparison online: a W&B report kept as code (needs `pip install wandb-workspaces`) ----
-
-REPORT_METRICS = ("eval_return", "train_return", "critic_loss", "actor_loss", "entropy", "env_steps_per_s")
-
-
-def comparison_report(entity: str, project: str, envs: Sequence[str], metric: str = "eval_return",
-                      algos: Sequence[str] = ()):
-    """A W&B report comparing algorithms per environment, the online twin of `make report`.
-
-    One section per environment: a run set filtered to that `env` (and `algos`, if given), grouped by
-    the W&B group (algo|env|preset|point), so every line is the mean over that group's seeds with a
-    standard-error band; then a bar chart of the final `metric` per group and a parallel-coordinates
-    view of the hyperparameters. Building it needs no network; `.save()` does (W&B credentials)."""
-    import wandb_workspaces.expr as ex
-    import wandb_workspaces.reports.v2 as wr
-
-    blocks = [wr.P(f"Deterministic evaluation return (`{metric}`) of every algorithm, grouped by W&B group = "
-                   "algorithm | environment | preset | sweep point: each line is the mean over that group's seeds "
-                   "(one W&B run per seed), the band its standard error. Logged by softrl-jax "
-                   "(`make sweep`, `python -m softrl_jax.train --wandb=auto`).")]
-    for env in envs:
-        filters = [ex.Config("env") == env]
-        if algos:
-            filters.append(ex.Config("algo").isin(list(algos)))
-        runset = wr.Runset(entity=entity, project=project, name=env, filters=filters, groupby=["group"])
-        panels = [wr.LinePlot(title=f"{env}: {m}", x="Step", y=[m], groupby_aggfunc="mean",
-                              groupby_rangefunc="stderr", smoothing_type="none",
-                              layout=wr.Layout(x=(i % 2) * 12, y=(i // 2) * 8, w=12, h=8))
-                  for i, m in enumerate([metric, *[m for m in REPORT_METRICS if m != metric]])]
-        panels.append(wr.BarPlot(title=f"{env}: final {metric} per group", metrics=[metric],
-                                 groupby_aggfunc="mean", groupby_rangefunc="stderr",
-                                 layout=wr.Layout(x=0, y=24, w=12, h=8)))
-        panels.append(wr.ParallelCoordinatesPlot(
-            title=f"{env}: hyperparameters -> {metric}",
-            columns=[wr.ParallelCoordinatesPlotColumn(metric=wr.Config(c)) for c in
-                     ("algo", "preset", "actor_lr", "critic_lr", "tau", "alpha", "reward_scale", "clip_norm",
-                      "num_samples")] + [wr.ParallelCoordinatesPlotColumn(metric=wr.SummaryMetric(metric))],
-            layout=wr.Layout(x=12, y=24, w=12, h=8)))
-        blocks += [wr.H2(env), wr.PanelGrid(runsets=[runset], panels=panels)]
-    return wr.Report(project=project, entity=entity, title="softrl-jax: algorithm comparison",
-                     description="DSPG, SAC, DDPG and SQL side by side, one W&B run per seed", blocks=blocks)
