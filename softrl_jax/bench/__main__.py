@@ -1,0 +1,7 @@
+"""python -m softrl_jax.bench"""
+
+import sys
+
+from softrl_jax.bench import main
+
+sys.exit(main())
