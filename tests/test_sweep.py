@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from softrl_jax import algos, envs, sweep
+from softrl_jax import algos, envs, sweep, sweep_spec
 from softrl_jax.io.runstore import read_metrics
 from softrl_jax.loop import make_train
 from softrl_jax.training import seed_keys
@@ -101,15 +101,15 @@ def test_grid_expansion_order_and_count():
     spec = {"method": "grid", "parameters": {"num_samples": {"values": [8, 16]},
                                              "clip_norm": {"values": [1.0, 3.0, 5.0]},
                                              "alpha": {"value": 0.2}}}
-    pts = sweep.expand(spec)
+    pts = sweep_spec.expand(spec)
     assert len(pts) == 6
     assert pts[:3] == [{"num_samples": 8, "clip_norm": c} for c in (1.0, 3.0, 5.0)]  # last varies fastest
-    assert sweep.expand(spec, count=4) == pts[:4]
-    assert sweep.expand(spec, count=100) == pts
-    assert sweep.expand(spec, exclude=["clip_norm"]) == [{"num_samples": 8}, {"num_samples": 16}]
+    assert sweep_spec.expand(spec, count=4) == pts[:4]
+    assert sweep_spec.expand(spec, count=100) == pts
+    assert sweep_spec.expand(spec, exclude=["clip_norm"]) == [{"num_samples": 8}, {"num_samples": 16}]
     q = {"method": "grid", "parameters": {"batch_size": {"distribution": "int_uniform", "min": 30, "max": 32},
                                           "tau": {"distribution": "q_uniform", "min": 0.0, "max": 0.03, "q": 0.01}}}
-    got = sweep.expand(q)
+    got = sweep_spec.expand(q)
     assert [p["batch_size"] for p in got[::4]] == [30, 31, 32]
     np.testing.assert_allclose([p["tau"] for p in got[:4]], [0.0, 0.01, 0.02, 0.03])
 
@@ -122,7 +122,7 @@ def test_random_expansion_bounds_count_and_validity(tmp_path):
         "tau": {"distribution": "q_uniform", "min": 0.005, "max": 0.05, "q": 0.005},
         "alpha": {"distribution": "log_uniform", "min": math.log(0.01), "max": math.log(1.0)},
         "baseline": {"values": ["none", "loo"], "probabilities": [0.25, 0.75]}}}
-    pts = sweep.expand(spec, count=200, seed=3)
+    pts = sweep_spec.expand(spec, count=200, seed=3)
     assert len(pts) == 200
     lr = np.array([p["actor_lr"] for p in pts])
     assert lr.min() >= 1e-5 and lr.max() <= 1e-2
@@ -134,8 +134,8 @@ def test_random_expansion_bounds_count_and_validity(tmp_path):
     assert all(abs(p["tau"] / 0.005 - round(p["tau"] / 0.005)) < 1e-9 and 0.005 <= p["tau"] <= 0.05 for p in pts)
     assert all(0.01 <= p["alpha"] <= 1.0 for p in pts)
     assert 0.65 < np.mean([p["baseline"] == "loo" for p in pts]) < 0.85
-    assert sweep.expand(spec, count=5, seed=3) == pts[:5]  # seeded: reproducible
-    assert sweep.expand(spec, count=5, seed=4) != pts[:5]
+    assert sweep_spec.expand(spec, count=5, seed=3) == pts[:5]  # seeded: reproducible
+    assert sweep_spec.expand(spec, count=5, seed=4) != pts[:5]
     # every point is a valid DSPG config
     points = sweep.build_points("dspg", spec, {"preset": "quick"}, 20, 3, str(tmp_path))
     assert len(points) == 20
@@ -144,7 +144,7 @@ def test_random_expansion_bounds_count_and_validity(tmp_path):
 
 
 def test_precedence_yaml_then_cli_then_args(tmp_path):
-    spec = sweep.load_spec("sweeps/dspg.yaml")
+    spec = sweep_spec.load_spec("sweeps/dspg.yaml")
     opts, overrides = sweep.parse_args(["--algo=dspg", "--env=gymnax:Pendulum-v1", "--seeds=2", "--count=2",
                                         "--preset=paper", "--", "--preset=quick", "--clip_norm=3"])
     assert opts == {"algo": "dspg", "count": "2"}
@@ -163,13 +163,13 @@ def test_shipped_yamls_are_valid_for_their_algorithms(tmp_path):
     for algo in ("dspg", "sac", "ddpg", "sql"):
         if algo not in algos.ALGOS:
             continue
-        spec = sweep.load_spec(f"sweeps/{algo}.yaml")
+        spec = sweep_spec.load_spec(f"sweeps/{algo}.yaml")
         assert spec["command"] == ["${env}", "${interpreter}", "-m", "softrl_jax.train", "${args}"]
         assert spec["metric"] == {"name": "eval_return", "goal": "maximize"}
         points = sweep.build_points(algo, spec, {"env": "gymnax:Pendulum-v1", "preset": "quick"}, 4, 0,
                                     str(tmp_path / algo))
         assert len(points) == 4 and all(p.rc.algo == algo for p in points)
-    dspg = sweep.load_spec("sweeps/dspg.yaml")["parameters"]
+    dspg = sweep_spec.load_spec("sweeps/dspg.yaml")["parameters"]
     assert dspg["clip_norm"]["values"] == [1.0, 3.0, 5.0] and "num_samples" in dspg
 
 
@@ -228,11 +228,11 @@ def test_online_command_line_parses_with_wandb_agent_expansion(tmp_path):
             continue
         _, overrides = sweep.parse_args(["--env=gymnax:Pendulum-v1", "--seeds=3", "--preset=quick", "--",
                                          "--total_steps=5000"])
-        full = sweep.online_spec(algo, sweep.load_spec(f"sweeps/{algo}.yaml"), overrides)
+        full = sweep.online_spec(algo, sweep_spec.load_spec(f"sweeps/{algo}.yaml"), overrides)
         assert full["command"] == ["${env}", "${interpreter}", "-m", "softrl_jax.train", "${args}"]
-        fixed, swept = sweep.split_params(full)
+        fixed, swept = sweep_spec.split_params(full)
         assert fixed["algo"] == algo and fixed["seeds"] == "3" and fixed["total_steps"] == "5000"
-        points = sweep.build_points(algo, sweep.load_spec(f"sweeps/{algo}.yaml"), overrides, 3, 0, str(tmp_path / algo))
+        points = sweep.build_points(algo, sweep_spec.load_spec(f"sweeps/{algo}.yaml"), overrides, 3, 0, str(tmp_path / algo))
         for p in points:
             # what the server sends for this point: every parameter with one value (YAML loads it typed)
             import yaml
