@@ -97,9 +97,7 @@ class Piece:
         return [sys.executable, "-m", "softrl_jax.train"] + [f"--{k}={v}" for k, v in flags.items()]
 
     def rate_key(self) -> str:
-        """What the cost of a piece depends on: algorithm, environment, preset, seeds and extra flags."""
-        return " ".join([self.algo, self.rc.loop.env, f"preset={self.rc.preset}", f"seeds={self.rc.loop.seeds}",
-                         *self.rate_extra])
+        return rate_key(self.algo, self.rc.loop.env, self.rc.preset, self.rc.loop.seeds, self.rate_extra)
 
     def status(self) -> str:
         if self.finished:
@@ -283,13 +281,22 @@ def calibrate_missing(pieces: Sequence[Piece], rates_path: Path, device: str, ch
 # ---------------------------------------------------------------- estimate
 
 
-def piece_hours(piece: Piece, record: dict | None) -> float | None:
-    """(startup + steps left / rate) / 3600; 0 for a finished piece; None without a measurement."""
-    if piece.finished:
-        return 0.0
+def rate_key(algo: str, env: str, preset: str, seeds: int, extra: Sequence[str] = ()) -> str:
+    """What the cost of a piece depends on, the key of its measured rate in rates.json: algorithm,
+    environment, preset, seeds and extra flags."""
+    return " ".join([algo, env, f"preset={preset}", f"seeds={seeds}", *extra])
+
+
+def hours(record: dict | None, steps_left: int) -> float | None:
+    """(startup + steps left / rate) / 3600 from a measured rate; None without a measurement."""
     if record is None:
         return None
-    return (record["startup_s"] + (piece.total_steps - piece.done_steps) / record["steps_per_s"]) / 3600
+    return (record["startup_s"] + steps_left / record["steps_per_s"]) / 3600
+
+
+def piece_hours(piece: Piece, record: dict | None) -> float | None:
+    """The hours `piece` has left; 0 when finished; None without a measurement."""
+    return 0.0 if piece.finished else hours(record, piece.total_steps - piece.done_steps)
 
 
 def fmt_hours(h: float | None) -> str:
