@@ -208,6 +208,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             runstore.write_json(json_path, r)
     r["peak_mib"] = peak_mib()
     r["seconds"] = time.perf_counter() - t0
+    print_summary(r)
+    if json_path:
+        runstore.write_json(json_path, r)
+    return 1 if r.get("errors") else 0
+
+
+def print_summary(r: dict) -> None:
+    """The suite's tables, each part against its target."""
     print(f"bench-gpu on {r['device']} (jax {r['jax']}), {r['seconds']:.0f} s")
     print(f"{'envs':>6} {'raw env steps/s':>16} {'loop training':>14} {'train/raw':>10} {'with eval':>10} "
           f"{'with eval/raw':>14} {'eval [s]':>9}  (target: train/raw >= 0.8 at 4096)")
@@ -230,9 +238,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if r.get("errors"):
         print(f"failed: {', '.join(r['errors'])} (messages in the JSON)")
     print(f"peak device memory: {r['peak_mib'] or 0:.0f} MiB")
-    if json_path:
-        runstore.write_json(json_path, r)
-    return 1 if r.get("errors") else 0
 
 
 if __name__ == "__main__":

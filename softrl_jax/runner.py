@@ -118,15 +118,7 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
         carry, host = session.restore(programs.init(keys, hparams), any(resuming))
         carry = jax.block_until_ready(carry)
         init_s, ready_unix = time.perf_counter() - t, time.time()
-        # the expected training time, before training: this program's rate measured here before, if any
-        rates_dir = devices.cache_dir(loop.compile_cache)
-        rate_key = eta.signature(configs[0], n, f"{len(chosen)} x {chosen[0].device_kind}")
-        before = eta.known(rates_dir, rate_key)
-        left_env_steps = (trainer.steps_at(trainer.n_chunks - 1) - host.get("prev_step", 0)) * n
-        session.bar.note(eta.estimate(left_env_steps, before["env_steps_per_s"], f"this program's rate here on "
-                                      f"{before['measured']}") if before else
-                         "estimated training time: after the first training chunk (this program has not run here "
-                         "before)")
+        rates_dir, rate_key, before = expected_time(session, trainer, configs[0], n, chosen, host)
         session.open_files(host, loggers_for)
         carry, timing = train_chunks(session, trainer, programs, carry, hparams, host, (n_points, seeds),
                                      known_rate=before is not None)
@@ -148,6 +140,21 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
             eta.remember(rates_dir, rate_key, result.steady_env_steps_per_s)
     session.release()
     return result
+
+
+def expected_time(session: RunSession, trainer, config: dict, n: int, chosen: list, host: dict) -> tuple:
+    """(rates folder, this program's rate key, its rate measured here before or None), with the expected
+    training time noted on the progress bar before training."""
+    from softrl_jax.io import eta
+
+    rates_dir = devices.cache_dir(session.loop.compile_cache)
+    rate_key = eta.signature(config, n, f"{len(chosen)} x {chosen[0].device_kind}")
+    before = eta.known(rates_dir, rate_key)
+    left_env_steps = (trainer.steps_at(trainer.n_chunks - 1) - host.get("prev_step", 0)) * n
+    session.bar.note(eta.estimate(left_env_steps, before["env_steps_per_s"], f"this program's rate here on "
+                                  f"{before['measured']}") if before else
+                     "estimated training time: after the first training chunk (this program has not run here before)")
+    return rates_dir, rate_key, before
 
 
 def train_chunks(session: RunSession, trainer, programs: Programs, carry, hparams, host: dict,

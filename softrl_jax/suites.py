@@ -75,8 +75,25 @@ def _check_type(where: str, key: str, value: Any, tp) -> None:
 
 def load_suite(name_or_path: str) -> Suite:
     """Read and validate a suite file (ConfigError, one line, naming the value and the valid choices)."""
-    from softrl_jax import algos, envs
+    path = _suite_path(name_or_path)
+    where = str(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{where} is not valid TOML ({e})") from None
+    _check_fields(where, data, path.stem)
+    _check_tasks(where, data["tasks"])
+    _check_algos(where, data["algos"])
+    refs = tuple(_reference(f"{where}: references[{i}]", ref, data["tasks"])
+                 for i, ref in enumerate(data.get("references", [])))
+    return Suite(data["name"], data.get("description", ""), tuple(data["tasks"]), dict(data["algos"]), data["seeds"],
+                 data.get("seed", 0), data["total_steps"], data["eval_every"], data["eval_episodes"],
+                 float(data.get("score_max", 1000)), data.get("hardware", "any"), data.get("cost", ""),
+                 data.get("task_notes", ""), refs, path)
 
+
+def _suite_path(name_or_path: str) -> Path:
+    """A suite name in benchmarks/suites/, or a path to a .toml file."""
     path = Path(name_or_path)
     if not (name_or_path.endswith(".toml") or path.is_file()):
         path = SUITES_DIR / f"{name_or_path}.toml"
@@ -85,11 +102,11 @@ def load_suite(name_or_path: str) -> Suite:
                               f"(files in {SUITES_DIR.relative_to(ROOT)}/), or a path to a .toml suite file")
     elif not path.is_file():
         raise ConfigError(f"--suite={name_or_path!r} is not a file")
-    where = str(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{where} is not valid TOML ({e})") from None
+    return path
+
+
+def _check_fields(where: str, data: dict, stem: str) -> None:
+    """Keys known and present, types, ranges, and the name matching the file's."""
     for key in data:
         if key not in SUITE_KEYS:
             raise ConfigError(f"{where}: unknown key {key!r}; valid keys: {', '.join(SUITE_KEYS)}")
@@ -108,9 +125,14 @@ def load_suite(name_or_path: str) -> Suite:
         raise ConfigError(f"{where}: score_max = {data['score_max']} is out of range; must be > 0")
     if data.get("hardware", "any") not in HARDWARE:
         raise ConfigError(f"{where}: hardware = {data['hardware']!r} is not valid; valid choices: {', '.join(HARDWARE)}")
-    if data["name"] != path.stem:
-        raise ConfigError(f"{where}: name = {data['name']!r} differs from the file's name {path.stem!r}")
-    tasks = data["tasks"]
+    if data["name"] != stem:
+        raise ConfigError(f"{where}: name = {data['name']!r} differs from the file's name {stem!r}")
+
+
+def _check_tasks(where: str, tasks: list) -> None:
+    """Known environment names, each once, with distinct results folder names."""
+    from softrl_jax import envs
+
     if not tasks:
         raise ConfigError(f"{where}: tasks is empty")
     for t in tasks:
@@ -125,38 +147,41 @@ def load_suite(name_or_path: str) -> Suite:
     names = [task_name(t) for t in tasks]
     if len(set(names)) < len(names):
         raise ConfigError(f"{where}: two tasks share a results folder name: {', '.join(names)}")
-    if not data["algos"]:
+
+
+def _check_algos(where: str, chosen: dict) -> None:
+    """Registered algorithms, each with one of its presets."""
+    from softrl_jax import algos
+
+    if not chosen:
         raise ConfigError(f"{where}: algos is empty; give algorithm = \"preset\" pairs")
-    for algo, preset in data["algos"].items():
+    for algo, preset in chosen.items():
         if algo not in algos.ALGOS:
             raise ConfigError(f"{where}: unknown algorithm {algo!r} in algos; valid choices: {', '.join(algos.ALGOS)}")
         presets = algos.presets(algo).values
         if not isinstance(preset, str) or preset not in presets:
             raise ConfigError(f"{where}: algos.{algo} = {preset!r} is not a preset of {algo}; valid choices: "
                               f"{', '.join(presets)}")
-    refs = []
-    for i, ref in enumerate(data.get("references", [])):
-        at = f"{where}: references[{i}]"
-        if not isinstance(ref, dict):
-            raise ConfigError(f"{at} is not a table")
-        for key in ref:
-            if key not in REFERENCE_KEYS:
-                raise ConfigError(f"{at}: unknown key {key!r}; valid keys: {', '.join(REFERENCE_KEYS)}")
-        for key in ("name", "citation", "algo", "scores"):
-            if key not in ref:
-                raise ConfigError(f"{at}: missing key {key!r}")
-        for key, value in ref.items():
-            _check_type(at, key, value, REFERENCE_KEYS[key])
-        scores = {}
-        for task, value in ref["scores"].items():
-            if task not in tasks:
-                raise ConfigError(f"{at}: scores for {task!r}, which is not one of the suite's tasks: {', '.join(tasks)}")
-            if (not isinstance(value, list) or len(value) != 2
-                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
-                raise ConfigError(f"{at}: scores.{task!r} = {value!r}; must be [mean, std]")
-            scores[task] = (float(value[0]), float(value[1]))
-        refs.append(Reference(ref["name"], ref["citation"], ref["algo"], ref.get("notes", ""), scores))
-    return Suite(data["name"], data.get("description", ""), tuple(tasks), dict(data["algos"]), data["seeds"],
-                 data.get("seed", 0), data["total_steps"], data["eval_every"], data["eval_episodes"],
-                 float(data.get("score_max", 1000)), data.get("hardware", "any"), data.get("cost", ""),
-                 data.get("task_notes", ""), tuple(refs), path)
+
+
+def _reference(at: str, ref: Any, tasks: list) -> Reference:
+    """One [[references]] table: published scores [mean, std] for some of the suite's tasks."""
+    if not isinstance(ref, dict):
+        raise ConfigError(f"{at} is not a table")
+    for key in ref:
+        if key not in REFERENCE_KEYS:
+            raise ConfigError(f"{at}: unknown key {key!r}; valid keys: {', '.join(REFERENCE_KEYS)}")
+    for key in ("name", "citation", "algo", "scores"):
+        if key not in ref:
+            raise ConfigError(f"{at}: missing key {key!r}")
+    for key, value in ref.items():
+        _check_type(at, key, value, REFERENCE_KEYS[key])
+    scores = {}
+    for task, value in ref["scores"].items():
+        if task not in tasks:
+            raise ConfigError(f"{at}: scores for {task!r}, which is not one of the suite's tasks: {', '.join(tasks)}")
+        if (not isinstance(value, list) or len(value) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+            raise ConfigError(f"{at}: scores.{task!r} = {value!r}; must be [mean, std]")
+        scores[task] = (float(value[0]), float(value[1]))
+    return Reference(ref["name"], ref["citation"], ref["algo"], ref.get("notes", ""), scores)

@@ -61,6 +61,11 @@ def print_tables(r: dict, rc) -> None:
             ("  ratio (target <= 0.55)", f"{rp['replay_ratio']:.3f}"),
             (f"{rp['run_env']}: this buffer / whole transitions",
              f"{rp['run_bytes_per_transition']} / {rp['run_transition_buffer_bytes']}")])
+    show_startup_tables(r, rc, show, fmt)
+
+
+def show_startup_tables(r: dict, rc, show, fmt) -> None:
+    """The compile, autoreset and checkpoint sections' tables (`show(title, rows)`)."""
     if "compile" in r:
         cp = r["compile"]
         show("compile: make demo's program (DSPG quick, 4 seeds), fresh processes", [

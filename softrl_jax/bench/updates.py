@@ -10,7 +10,6 @@ from softrl_jax.bench.common import UPDATE_SIZES, _best_time, _flops, update_pro
 def bench_loop(rc, chunks: int) -> dict:
     """The fused loop against its bare update, one program each, same seeds."""
     import jax
-    import numpy as np
 
     from softrl_jax import algos, compiled, envs, replay
     from softrl_jax.training import seed_keys
@@ -42,28 +41,8 @@ def bench_loop(rc, chunks: int) -> dict:
     env_steps_per_s = chunks * loop.eval_every * loop.seeds / loop_s
     loop_updates_per_s = env_steps_per_s / loop.num_envs * loop.updates_per_step  # seed-updates
 
-    # The bare update: the same number of updates as one chunk, on batches drawn from the real buffer.
     agent = algorithm.make(rc.algo_cfg, env.spec)
-    n_updates = loop.eval_every // loop.num_envs * loop.updates_per_step
-    batch_keys = jax.random.split(jax.random.PRNGKey(0), loop.seeds * 16).reshape(loop.seeds, 16, 2)
-    batches = jax.vmap(jax.vmap(trainer.replay.sample, in_axes=(None, 0)))(carry.buffer, batch_keys)
-
-    def updates(agent_state, batches, key):
-        def body(s, k_i):
-            k, i = k_i
-            return agent.update(s, jax.tree.map(lambda x: x[i % 16], batches), k)[0], None
-        ks = (jax.random.split(key, n_updates), np.arange(n_updates))
-        return jax.lax.scan(body, agent_state, ks)[0]
-
-    upd = compiled.compile_lowered(jax.jit(jax.vmap(updates)).lower(carry.agent, batches, keys), options)
-    state = jax.block_until_ready(upd(carry.agent, batches, keys))
-    t = time.perf_counter()
-    for _ in range(chunks):
-        state = upd(state, batches, keys)
-    jax.block_until_ready(state)
-    updates_per_s = chunks * n_updates * loop.seeds / (time.perf_counter() - t)
-    one = compiled.compile_lowered(jax.jit(jax.vmap(agent.update)).lower(
-        carry.agent, jax.tree.map(lambda x: x[:, 0], batches), keys), options)
+    updates_per_s, one = bare_updates(agent, trainer, carry, keys, chunks, options)
     stats = jax.devices()[0].memory_stats() or {}
     return {
         "chunk_env_steps": loop.eval_every,
@@ -106,3 +85,35 @@ def bench_roofline(loop_result: dict | None, peak: float) -> dict:
                      "updates_per_s": n * seeds / seconds, "flops_per_s": rate, "efficiency": rate / peak})
     out["updates"] = rows
     return out
+
+
+def bare_updates(agent, trainer, carry, keys, chunks: int, options) -> tuple:
+    """(updates/s, the one-update program): the bare update, as many updates as one chunk makes, on
+    batches drawn beforehand from the loop's real buffer (same seeds)."""
+    import jax
+    import numpy as np
+
+    from softrl_jax import compiled
+
+    loop = trainer.loop
+    n_updates = loop.eval_every // loop.num_envs * loop.updates_per_step
+    batch_keys = jax.random.split(jax.random.PRNGKey(0), loop.seeds * 16).reshape(loop.seeds, 16, 2)
+    batches = jax.vmap(jax.vmap(trainer.replay.sample, in_axes=(None, 0)))(carry.buffer, batch_keys)
+
+    def updates(agent_state, batches, key):
+        def body(s, k_i):
+            k, i = k_i
+            return agent.update(s, jax.tree.map(lambda x: x[i % 16], batches), k)[0], None
+        ks = (jax.random.split(key, n_updates), np.arange(n_updates))
+        return jax.lax.scan(body, agent_state, ks)[0]
+
+    upd = compiled.compile_lowered(jax.jit(jax.vmap(updates)).lower(carry.agent, batches, keys), options)
+    state = jax.block_until_ready(upd(carry.agent, batches, keys))
+    t = time.perf_counter()
+    for _ in range(chunks):
+        state = upd(state, batches, keys)
+    jax.block_until_ready(state)
+    updates_per_s = chunks * n_updates * loop.seeds / (time.perf_counter() - t)
+    one = compiled.compile_lowered(jax.jit(jax.vmap(agent.update)).lower(
+        carry.agent, jax.tree.map(lambda x: x[:, 0], batches), keys), options)
+    return updates_per_s, one
