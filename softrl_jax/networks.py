@@ -100,7 +100,7 @@ def c51_support(cfg) -> jax.Array:
 
 
 def c51_mean(cfg, logits: jax.Array) -> jax.Array:
-    """c51 logits [..., N] -> Q = E[Z] [...] on the config's support."""
+    """c51 logits `[..., N]` -> `Q = E[Z]` `[...]` on the config's support."""
     return jnp.vectorize(ops.categorical_mean, signature="(n),(n)->()")(logits, c51_support(cfg))
 
 

@@ -43,7 +43,7 @@ def boltzmann_log_policy(q: Array, tau: Numeric, log_prior: Array | None = None)
 
 
 def kl_to_prior(log_pi: Array, log_prior: Array | None = None) -> Array:
-    """D_KL[pi || pi-bar](s) = sum_a pi(a) (log pi(a) - log pi-bar(a)), for one state."""
+    """`D_KL[pi || pi-bar](s) = sum_a pi(a) (log pi(a) - log pi-bar(a))`, for one state."""
     chex.assert_rank(log_pi, 1)
     return jnp.sum(jnp.exp(log_pi) * (log_pi - _log_prior(log_pi, log_prior)))
 
@@ -98,7 +98,7 @@ def n_step_soft_q_target(
 
         y_t = tau KL_t + sum_{d=0}^{n-1} gamma^d (r_{t+d} - tau KL_{t+d}) + gamma^n V_Q(s_{t+n})
 
-    with V_Q of the target network in `v_next_t` and tau KL_{t+d} = tau D_KL[pi_Q^B || pi-bar](s_{t+d})
+    with V_Q of the target network in `v_next_t` and `tau KL_{t+d} = tau D_KL[pi_Q^B || pi-bar](s_{t+d})`
     in `tau_kl_t`. The leading tau KL_t cancels the first step's penalty: Q(s_t, a_t) omits the KL of
     its own state (Sec. 3.2). n = 1 is eq. 45, r + gamma V(s').
     Episode ends inside the window follow `entropy_regularised_returns`. Returns a scalar.
@@ -114,7 +114,7 @@ def a2c_policy_loss(
     tau: Numeric,
     log_prior: Array | None = None,
 ) -> Array:
-    """L_policy = -log pi(a_t|s_t) * stop_gradient(Delta_t) + tau D_KL[pi || pi-bar](s_t) (eq. 84).
+    """`L_policy = -log pi(a_t|s_t) * stop_gradient(Delta_t) + tau D_KL[pi || pi-bar](s_t)` (eq. 84).
 
     Its gradient is eq. 79 (naive) or eq. 80 (proper) depending on the advantage passed: Delta_t =
     G_t - V(s_t) with G from `entropy_regularised_returns` with penalty 0 (naive) or tau KL (proper).

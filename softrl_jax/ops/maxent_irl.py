@@ -68,11 +68,13 @@ def backward_pass(
 ) -> tuple[Array, Array]:
     """Algorithm 1 steps 1-2 in log space: the action and state partition functions per time step.
 
-        log Z_s[T]    = reward(s)                                   (step 1; see below)
-        log Z_a[t](s) = reward(s) + log sum_s' P(s'|s, a) Z_s[t+1](s')   (step 2)
-        log Z_s[t](s) = logsumexp_a log Z_a[t](s)
+    ```
+    log Z_s[T]    = reward(s)                                   (step 1; see below)
+    log Z_a[t](s) = reward(s) + log sum_s' P(s'|s, a) Z_s[t+1](s')   (step 2)
+    log Z_s[t](s) = logsumexp_a log Z_a[t](s)
+    ```
 
-    Z_s[t](s) sums exp(score) over the paths from s at time t to the end (T - t actions left); for
+    `Z_s[t](s)` sums exp(score) over the paths from s at time t to the end (T - t actions left); for
     deterministic transitions that is exact, for stochastic ones step 2 averages exp(future score)
     over the outcomes, the paper's eq. 4 approximation of eq. 3 (transition randomness assumed to
     have a limited effect on behaviour). Algorithm 1 initialises Z_s = 1; we start from
@@ -84,7 +86,7 @@ def backward_pass(
     Identical to "path" for deterministic transitions.
 
     `terminal` [S] bool (absorbing goal): entering a terminal state ends the path, so
-    log Z_s[t](goal) = reward(goal) at every t (its A "actions" get log Z_a = reward - log A, so the
+    `log Z_s[t](goal) = reward(goal)` at every t (its A "actions" get log Z_a = reward - log A, so the
     local action probabilities stay normalised there); a path not absorbed within T actions ends at T (the
     paper approximates the infinite horizon "using a large fixed time horizon"; with costs, paths
     still running at T carry little mass when T is long enough).
@@ -136,8 +138,10 @@ def forward_pass(
 ) -> Array:
     """Algorithm 1 steps 4-5: the state distribution at each time step under the true dynamics.
 
-        D[0](s)   = initial(s)                                                  (step 4)
-        D[t+1](s') = sum_{s, a} D[t](s) P(a|s)[t] P(s'|s, a)                     (step 5)
+    ```
+    D[0](s)   = initial(s)                                                  (step 4)
+    D[t+1](s') = sum_{s, a} D[t](s) P(a|s)[t] P(s'|s, a)                     (step 5)
+    ```
 
     With `terminal`, the mass that enters a terminal state is counted there once and then leaves.
 
@@ -145,7 +149,7 @@ def forward_pass(
       transitions: [S, A, S]; policy: [T, S, A] local action probabilities; initial: [S].
 
     Returns:
-      [T+1, S]: D[t](s) = P(s_t = s): the mass still moving plus, with `terminal`, the mass that
+      [T+1, S]: `D[t](s) = P(s_t = s)`: the mass still moving plus, with `terminal`, the mass that
       enters a goal at step t (counted there once, at that step only).
     """
     chex.assert_rank([transitions, policy, initial], [3, 3, 1])
@@ -270,7 +274,9 @@ def log_likelihood(
 ) -> Array:
     """L(theta) / m: the mean log-probability of the demonstrated paths given their first states,
 
-        (1/m) sum_i [ sum_t reward(s_t^i) - log Z_s[0](s_0^i) ]
+    ```
+    (1/m) sum_i [ sum_t reward(s_t^i) - log Z_s[0](s_0^i) ]
+    ```
 
     For deterministic transitions this is exactly log P(zeta | theta, s_0) of eq. 2 (convex in theta).
     For stochastic ones with `backup="path"` it is eq. 4's log-likelihood without the term
@@ -425,8 +431,8 @@ def discounted_gradient(
 
 def optimal_policy(transitions: Array, reward: Array, horizon: int, terminal: Array | None = None) -> Array:
     """The reward-maximising finite-horizon policy by backward induction, [T, S, A] one-hot (ties go
-    to the lowest action index):  Q[t](s, a) = reward(s) + sum_s' P(s'|s, a) V[t+1](s'),
-    V[T] = reward, V[t] = max_a Q[t]; a terminal state's value is its reward (the path ends)."""
+    to the lowest action index): `Q[t](s, a) = reward(s) + sum_s' P(s'|s, a) V[t+1](s')`,
+    `V[T] = reward`, `V[t] = max_a Q[t]`; a terminal state's value is its reward (the path ends)."""
     _check_mdp(transitions, reward)
     if horizon < 1:
         raise ValueError(f"horizon={horizon}; must be >= 1")
