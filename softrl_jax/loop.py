@@ -37,7 +37,6 @@ start, so changing the evaluation schedule never changes training.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any, Callable, NamedTuple
 
@@ -48,8 +47,9 @@ import jax.numpy as jnp
 from softrl_jax import envs, normalize, replay
 from softrl_jax.agent import Agent
 from softrl_jax.config import RunConfig, learning_start, random_steps
-from softrl_jax.training import (Hparams, Trainer, chunk_keys, chunk_resets, eval_keys, evaluate_policy, first_env_state,
-                                 isolate_divergence, normalise, reset_starts)
+from softrl_jax.training import (Trainer, agent_factory, chunk_keys, chunk_resets, env_placeholder, eval_keys,
+                                 evaluate_policy, first_env_state, first_keys, isolate_divergence, normalise,
+                                 reset_starts)
 
 
 class Carry(NamedTuple):
@@ -89,20 +89,15 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
     # n-step algorithms (an Agent's window > 1) learn from windows of n steps (replay.Window); the rest
     # from single transitions. A shape: fixed by the run's config, not by sweep points.
     window = algorithm.make(config.algo_cfg, spec).window
-    env_shape = jax.eval_shape(lambda: jax.vmap(lambda k: envs.reset(env, k))(jax.random.split(jax.random.PRNGKey(0), n)))
-
-    def agent_for(hparams: Hparams | None) -> Agent:
-        cfg = config.algo_cfg if not hparams else dataclasses.replace(config.algo_cfg, **hparams)
-        return algorithm.make(cfg, spec)
+    agent_for, env_placeholder_state = agent_factory(algorithm, config, spec), env_placeholder(env, n)
 
     def init(key, hparams=None):
         agent = agent_for(hparams)
-        train_key, eval_key = jax.random.split(key)
-        train_key, agent_key = jax.random.split(train_key)
-        env_state = jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), env_shape)  # chunk 0 replaces it
+        train_key, eval_key, agent_key = first_keys(key)
         noise = jnp.zeros((n, spec.action_size), jnp.float32)
-        return Carry(agent.init(agent_key), env_state, noise, buf.init(spec.obs_size, spec.action_size),
-                     normalize.init(spec.obs_size), train_key, eval_key, jnp.asarray(-1, jnp.int32), jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+        return Carry(agent.init(agent_key), env_placeholder_state(), noise, buf.init(spec.obs_size, spec.action_size),
+                     normalize.init(spec.obs_size), train_key, eval_key, jnp.asarray(-1, jnp.int32),
+                     jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
 
     def resets(carry: Carry) -> tuple[envs.ResetPool, envs.ResetPool]:
         return chunk_resets(env, loop, starts, carry)

@@ -31,7 +31,6 @@ The module's pure functions take the environment's spec (the network's action co
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any, NamedTuple
 
@@ -42,8 +41,9 @@ import jax.numpy as jnp
 from softrl_jax import envs, normalize
 from softrl_jax.agent import Agent
 from softrl_jax.config import ConfigError, LoopConfig, RunConfig, check_devices, check_whole_chunks, validate
-from softrl_jax.training import (Trainer, chunk_keys, chunk_resets, eval_keys, evaluate_policy, first_env_state,
-                                 isolate_divergence, normalise, reset_starts)
+from softrl_jax.training import (Trainer, agent_factory, chunk_keys, chunk_resets, env_placeholder, eval_keys,
+                                 evaluate_policy, first_env_state, first_keys, isolate_divergence, normalise,
+                                 reset_starts)
 
 
 class Carry(NamedTuple):
@@ -107,18 +107,12 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
     n_chunks = math.ceil(loop.total_steps / loop.eval_every)
     pool = loop.autoreset == "pool"
     starts = reset_starts(loop)
-    env_shape = jax.eval_shape(lambda: jax.vmap(lambda k: envs.reset(env, k))(jax.random.split(jax.random.PRNGKey(0), n)))
-
-    def agent_for(hparams) -> Agent:
-        cfg = config.algo_cfg if not hparams else dataclasses.replace(config.algo_cfg, **hparams)
-        return algorithm.make(cfg, spec)
+    agent_for, env_placeholder_state = agent_factory(algorithm, config, spec), env_placeholder(env, n)
 
     def init(key, hparams=None):
         agent = agent_for(hparams)
-        train_key, eval_key = jax.random.split(key)
-        train_key, agent_key = jax.random.split(train_key)
-        env_state = jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), env_shape)  # chunk 0 replaces it
-        return Carry(agent.init(agent_key), env_state, normalize.init(spec.obs_size), train_key, eval_key,
+        train_key, eval_key, agent_key = first_keys(key)
+        return Carry(agent.init(agent_key), env_placeholder_state(), normalize.init(spec.obs_size), train_key, eval_key,
                      jnp.asarray(-1, jnp.int32), jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
 
     def resets(carry):

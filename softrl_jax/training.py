@@ -11,6 +11,7 @@ warm-up and evaluation conditions stay real branches under `vmap`.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable, Mapping, NamedTuple
 
 import chex
@@ -66,6 +67,31 @@ class Trainer(NamedTuple):
                 jax.vmap(self.resets, in_axes=(self.carry_axes,), out_axes=0),
                 jax.vmap(train_chunk, in_axes=(self.carry_axes, 0, 0), out_axes=(self.carry_axes, 0)),
                 jax.vmap(self.evaluation, in_axes=(self.carry_axes, 0, 0), out_axes=0))
+
+
+def agent_factory(algorithm, config, spec: envs.EnvSpec) -> Callable:
+    """`agent_for(hparams=None) -> Agent`: the algorithm bound to the run's config, with a sweep point's
+    traced fields (`hparams`) in place of the config's."""
+    def agent_for(hparams: Hparams | None = None):
+        cfg = config.algo_cfg if not hparams else dataclasses.replace(config.algo_cfg, **hparams)
+        return algorithm.make(cfg, spec)
+
+    return agent_for
+
+
+def env_placeholder(env: envs.Env, n: int) -> Callable:
+    """`() -> env state`: zeros shaped like `n` environments' states, what a carry holds until chunk 0
+    starts the environments (its shape read by `eval_shape`, no reset runs)."""
+    shape = jax.eval_shape(lambda: jax.vmap(lambda k: envs.reset(env, k))(jax.random.split(jax.random.PRNGKey(0), n)))
+    return lambda: jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), shape)
+
+
+def first_keys(key) -> tuple:
+    """(training key, evaluation key, agent init key) of a seed's key: the evaluation stream is split off
+    first, so the evaluation schedule never changes training."""
+    train_key, eval_key = jax.random.split(key)
+    train_key, agent_key = jax.random.split(train_key)
+    return train_key, eval_key, agent_key
 
 
 def chunk_keys(carry):
