@@ -74,9 +74,6 @@ CARRY_AXES = Carry(0, 0, 0, 0, 0, 0, 0, 0, None, None)
 def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
     """Build the fused off-policy loop for `algorithm` (a module of softrl_jax.algos) on `env`.
     On-policy algorithms have their own loop: `softrl_jax.programs.make_train` picks the one that fits."""
-    if getattr(algorithm, "ON_POLICY", False):
-        raise ValueError(f"{getattr(algorithm, '__name__', algorithm)} is on-policy: build it with "
-                         "softrl_jax.programs.make_train (softrl_jax/onpolicy.py)")
     loop = config.loop
     spec = env.spec
     n = loop.num_envs

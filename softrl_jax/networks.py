@@ -84,14 +84,24 @@ def critic_option(name: str):
     return fld(kwargs.pop("default"), **kwargs)
 
 
-def q_network(cfg, **options) -> "QNetwork | CategoricalQNetwork":
+def q_network(cfg, **options) -> "QNetwork":
     """The critic an algorithm config asks for (fields hidden, critic, num_atoms, critic_layer_norm,
     compute_dtype): categorical when critic == "c51", else scalar. `options`: the critics' further
     fields (action_layer, batch_norm, batch_norm_momentum, fan_in_init, final_init)."""
-    dtype = compute_dtype(cfg.compute_dtype)
-    if cfg.critic == "c51":
-        return CategoricalQNetwork(cfg.hidden, cfg.num_atoms, cfg.critic_layer_norm, dtype, **options)
-    return QNetwork(cfg.hidden, cfg.critic_layer_norm, dtype, **options)
+    num_atoms = cfg.num_atoms if cfg.critic == "c51" else 0
+    return QNetwork(cfg.hidden, cfg.critic_layer_norm, compute_dtype(cfg.compute_dtype), num_atoms=num_atoms, **options)
+
+
+def output_width(params, hidden: Sequence[int]) -> int:
+    """The width of a network's first layer after its `hidden` ones (`Dense_{len(hidden)}`: the
+    output layer of an MLP, the loc head of `GaussianPolicyNet`), looked up inside a single wrapping
+    module such as `DeterministicPolicyNet`'s MLP. The pure maths functions keep only arrays in their
+    state, so this is how they recover the action size A from an actor's parameters."""
+    layer = f"Dense_{len(hidden)}"
+    p = params["params"]
+    while layer not in p:
+        (p,) = p.values()
+    return p[layer]["kernel"].shape[-1]
 
 
 def c51_support(cfg) -> jax.Array:
@@ -173,7 +183,7 @@ class MLP(nn.Module):
 
 
 def _critic(module, obs, action, out: int, train: bool):
-    """The body shared by QNetwork and CategoricalQNetwork (called inside their compact __call__):
+    """The body of QNetwork (called inside its compact __call__):
     obs [..., O], action [..., A] -> [..., out]. The layers before the action (`state_layers`: the
     first `action_layer` hidden layers, batch-normalised with the state input when `batch_norm`)
     see the state only; `MLP_0` takes their output joined with the action."""
@@ -187,30 +197,13 @@ def _critic(module, obs, action, out: int, train: bool):
 
 
 class QNetwork(nn.Module):
-    """Q(s, a): obs [..., O], action [..., A] -> [...]. Options: module docstring."""
-
-    hidden: Sequence[int]
-    layer_norm: bool = False
-    dtype: Any = None
-    action_layer: int = 0
-    batch_norm: bool = False
-    batch_norm_momentum: float = 0.99
-    fan_in_init: bool = False
-    final_init: float = 0.0
-
-    @nn.compact
-    def __call__(self, obs, action, train: bool = False):
-        return _critic(self, obs, action, 1, train)[..., 0]
-
-
-class CategoricalQNetwork(nn.Module):
-    """Distributional (C51) critic: obs [..., O], action [..., A] -> logits [..., num_atoms] of
-    `Z(s, a)` on a fixed support (Bellemare, Dabney & Munos 2017; FastTD3's DistributionalQNetwork).
-    The support lives outside the network (`softrl_jax.ops.categorical_mean` maps logits to Q).
+    """The one critic. Scalar (num_atoms 0): Q(s, a), obs [..., O], action [..., A] -> [...].
+    Distributional (num_atoms N > 0, the C51 critic of Bellemare, Dabney & Munos 2017 and FastTD3's
+    DistributionalQNetwork): the same inputs -> logits [..., N] of `Z(s, a)` on a fixed support, which
+    lives outside the network (`softrl_jax.ops.categorical_mean` maps logits to Q).
     Options: module docstring."""
 
     hidden: Sequence[int]
-    num_atoms: int
     layer_norm: bool = False
     dtype: Any = None
     action_layer: int = 0
@@ -218,10 +211,13 @@ class CategoricalQNetwork(nn.Module):
     batch_norm_momentum: float = 0.99
     fan_in_init: bool = False
     final_init: float = 0.0
+    num_atoms: int = 0
 
     @nn.compact
     def __call__(self, obs, action, train: bool = False):
-        return _critic(self, obs, action, self.num_atoms, train)
+        if self.num_atoms:
+            return _critic(self, obs, action, self.num_atoms, train)
+        return _critic(self, obs, action, 1, train)[..., 0]
 
 
 class GaussianPolicyNet(nn.Module):

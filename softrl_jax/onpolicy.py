@@ -1,6 +1,6 @@
 """The fused on-policy n-step loop (A2C-style: synchronous parallel rollouts, one update per rollout).
 
-`make_train(algorithm, env, config)` serves algorithm modules with `ON_POLICY = True`
+`make_train(algorithm, env, config)` serves the algorithms registered with `loop="on_policy"`
 (`softrl_jax.programs.make_train` dispatches here) and returns a `training.Trainer` like the off-policy
 loop, with its own `Carry` (no replay, no exploration noise), so the runner, checkpoints and resume, W&B,
 progress bars and reports work unchanged:
@@ -98,7 +98,7 @@ def check_rollouts(loop: LoopConfig, n_steps: int) -> None:
 
 
 def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
-    """Build the fused on-policy loop for `algorithm` (ON_POLICY = True) on `env`."""
+    """Build the fused on-policy loop for `algorithm` (registered with loop="on_policy") on `env`."""
     loop = config.loop
     spec = env.spec
     n, t_steps = loop.num_envs, config.algo_cfg.n_steps

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from helpers import final_returns
-from softrl_jax import algos, envs, onpolicy, programs, train
+from softrl_jax import algos, envs, onpolicy, train
 from softrl_jax.agent import bind_on_policy
 from softrl_jax.algos import a2c
 from softrl_jax.checkpoint import read_carry
@@ -62,14 +62,13 @@ def recorder():
     act = lambda cfg, spec, state, obs, key: jax.random.bernoulli(key, 0.5, (1,)).astype(jnp.float32)  # noqa: E731
     act_eval = lambda cfg, spec, state, obs: jnp.zeros(1)  # noqa: E731
     update = lambda cfg, spec, state, rollout, key: (rollout, {"x": jnp.sum(rollout.reward)})  # noqa: E731
-    return types.SimpleNamespace(
-        ON_POLICY=True, make=lambda cfg, spec: bind_on_policy(cfg, spec, init, act, act_eval, update))
+    return types.SimpleNamespace(make=lambda cfg, spec: bind_on_policy(cfg, spec, init, act, act_eval, update))
 
 
 def test_rollout_stores_true_next_obs_cut_flags_and_restarts():
     rc = RunConfig("stub", "x", LoopConfig(env="hand", num_envs=N, eval_every=T * N, total_steps=T * N,
                                            warmup_steps=0, eval_episodes=2, autoreset="exact"), StubConfig())
-    trainer = programs.make_train(recorder(), hand_env(), rc)  # dispatched on ON_POLICY
+    trainer = onpolicy.make_train(recorder(), hand_env(), rc)
     assert trainer.n_chunks == 1 and trainer.logged(0)
     carry, metrics = jax.jit(trainer.chunk)(trainer.init(jax.random.PRNGKey(3)))
     r = jax.tree.map(np.asarray, carry.agent)

@@ -14,7 +14,7 @@ import pytest
 from softrl_jax import algos, ops
 from softrl_jax.algos import ddpg, dspg, sac
 from softrl_jax.config import ConfigError
-from softrl_jax.networks import MLP, CategoricalQNetwork, QNetwork, compute_dtype
+from softrl_jax.networks import MLP, QNetwork, compute_dtype
 from helpers import random_batch
 
 OBS, ACT, B = 3, 2, 16
@@ -275,7 +275,7 @@ def test_sac_c51_target_is_the_projection_of_the_lower_mean_member(low_member):
     @jax.vmap
     def by_hand(t):
         _, a, lp = sac.policy(SAC51, s.actor, t.next_obs).sample_and_log_prob(key, 1)
-        probs = jnp.stack([jax.nn.softmax(CategoricalQNetwork(SAC51.hidden, SAC51.num_atoms).apply(
+        probs = jnp.stack([jax.nn.softmax(QNetwork(SAC51.hidden, num_atoms=SAC51.num_atoms).apply(
             _member(tq, k), t.next_obs, a[0])) for k in range(2)])
         return probs, lp[0]
 
@@ -309,7 +309,7 @@ def test_sac_c51_actor_loss_uses_min_of_member_means():
     @jax.vmap
     def by_hand(o, k):
         _, a, lp = sac.policy(SAC51, s.actor, o).sample_and_log_prob(k, 1)
-        q = [jax.nn.softmax(CategoricalQNetwork(SAC51.hidden, SAC51.num_atoms).apply(_member(critic["q"], j), o, a[0]))
+        q = [jax.nn.softmax(QNetwork(SAC51.hidden, num_atoms=SAC51.num_atoms).apply(_member(critic["q"], j), o, a[0]))
              @ sac.support(SAC51) for j in range(2)]
         return alpha * lp[0] - jnp.minimum(q[0], q[1]), q[1] - q[0]
 
@@ -325,11 +325,11 @@ def test_ddpg_c51_target_mean_is_the_ddpg_target():
     _, m = jax.jit(ddpg.critic_loss, static_argnums=0)(DDPG51, s.critic, t.actor, t.critic, batch)
     a_next = ddpg.mu(DDPG51, t.actor, batch.next_obs)
     z = ddpg.support(DDPG51)
-    q_next = jax.nn.softmax(CategoricalQNetwork(DDPG51.hidden, DDPG51.num_atoms).apply(
+    q_next = jax.nn.softmax(QNetwork(DDPG51.hidden, num_atoms=DDPG51.num_atoms).apply(
         t.critic, batch.next_obs, a_next)) @ z
     y = DDPG51.reward_scale * batch.reward + DDPG51.gamma * q_next
     np.testing.assert_allclose(m["target_mean"], np.mean(y), rtol=1e-5)
-    q = jax.nn.softmax(CategoricalQNetwork(DDPG51.hidden, DDPG51.num_atoms).apply(s.critic, batch.obs, batch.action)) @ z
+    q = jax.nn.softmax(QNetwork(DDPG51.hidden, num_atoms=DDPG51.num_atoms).apply(s.critic, batch.obs, batch.action)) @ z
     np.testing.assert_allclose(m["q_mean"], np.mean(q), rtol=1e-5, atol=1e-6)
 
 
@@ -341,7 +341,7 @@ def _dspg_eq15(cfg, target_actor, target_critic, batch, key):
     @jax.vmap
     def per(o2, r, k):
         _, a, lp = dspg.policy(cfg, target_actor, o2).sample_and_log_prob(k, cfg.num_samples)
-        probs = jax.nn.softmax(CategoricalQNetwork(cfg.hidden, cfg.num_atoms).apply(
+        probs = jax.nn.softmax(QNetwork(cfg.hidden, num_atoms=cfg.num_atoms).apply(
             target_critic, jnp.broadcast_to(o2, (cfg.num_samples, OBS)), a))
         r_s = cfg.reward_scale * r
         return r_s + cfg.gamma * jnp.mean(probs @ z - cfg.alpha * lp), jnp.max(jnp.abs(

@@ -10,9 +10,7 @@ import functools
 from softrl_jax.algos import a2c
 from softrl_jax.algos.a2c import Config, act, act_eval, check, check_loop, init
 
-__all__ = ["Config", "DISCRETE", "ON_POLICY", "check", "check_loop", "init", "act", "act_eval", "update", "make"]
+__all__ = ["Config", "check", "check_loop", "init", "act", "act_eval", "update", "make"]
 
-DISCRETE = True
-ON_POLICY = True
 update = functools.partial(a2c.update, variant="proper")
 make = a2c.make_variant("proper")

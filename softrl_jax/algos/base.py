@@ -61,3 +61,20 @@ def gradient_step(loss: Callable, optimizer: optax.GradientTransformation, param
     (_, aux), grads = jax.value_and_grad(loss, has_aux=True)(params)
     updates, opt_state = optimizer.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state, aux, grads
+
+
+def sampling_actor(policy: Callable) -> tuple[Callable, Callable]:
+    """`act` and `act_eval` of a stochastic actor (SAC, DSPG) from its `policy(cfg, actor_params, obs)`,
+    which returns a `PolicyDist`. `act(cfg, state, obs, noise, key)` samples an action [A] (the
+    exploration state `noise` passes through); `act_eval(cfg, state, obs)` takes the policy's mode [A]
+    (the mean, squashed for tanh_gaussian)."""
+
+    def act(cfg, state, obs, noise, key) -> tuple:
+        """Exploration action [A] sampled from the current policy; `noise` passes through."""
+        return policy(cfg, state.actor, obs).sample_action(key), noise
+
+    def act_eval(cfg, state, obs):
+        """Deterministic action [A]: the policy's mode (the mean, squashed for tanh_gaussian)."""
+        return policy(cfg, state.actor, obs).mode()
+
+    return act, act_eval

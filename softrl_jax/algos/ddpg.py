@@ -61,8 +61,8 @@ from softrl_jax.agent import Agent, bind_sized
 from softrl_jax.algos.base import CriticConfig, gradient_step, like
 from softrl_jax.config import ConfigError, fld
 from softrl_jax.envs import EnvSpec, Transition
-from softrl_jax.networks import (CategoricalQNetwork, DeterministicPolicyNet, QNetwork, c51_mean,
-                                 check_categorical_support, compute_dtype, q_network)
+from softrl_jax.networks import (DeterministicPolicyNet, QNetwork, c51_mean,
+                                 check_categorical_support, compute_dtype, output_width, q_network)
 from softrl_jax.networks import c51_support as support
 
 NOISES = ("gaussian", "ou")
@@ -126,7 +126,7 @@ class State(NamedTuple):
     critic_opt: Any
 
 
-def networks(cfg: Config, action_size: int) -> tuple[DeterministicPolicyNet, QNetwork | CategoricalQNetwork]:
+def networks(cfg: Config, action_size: int) -> tuple[DeterministicPolicyNet, QNetwork]:
     norm = dict(batch_norm=cfg.batch_norm, batch_norm_momentum=cfg.batch_norm_momentum)
     init = dict(fan_in_init=cfg.fan_in_init, final_init=cfg.final_init)
     actor = DeterministicPolicyNet(cfg.hidden, action_size, compute_dtype(cfg.compute_dtype), **norm, **init)
@@ -178,7 +178,7 @@ def init(cfg: Config, key: chex.PRNGKey, obs_size: int, action_size: int) -> Sta
 
 def mu(cfg: Config, actor_params, obs: chex.Array) -> chex.Array:
     """Deterministic action: obs [..., O] -> [..., A] in [-1, 1] (batch norm: running averages)."""
-    return networks(cfg, _action_size(actor_params))[0].apply(actor_params, obs)
+    return networks(cfg, output_width(actor_params, cfg.hidden))[0].apply(actor_params, obs)
 
 
 def q_logits(cfg: Config, critic_params, obs: chex.Array, action: chex.Array) -> chex.Array:
@@ -196,18 +196,13 @@ def q_value(cfg: Config, critic_params, obs: chex.Array, action: chex.Array) -> 
 
 def mu_train(cfg: Config, actor, obs: chex.Array) -> tuple:
     """Training mode: obs [B, O] -> (actions [B, A], actor with updated batch_stats)."""
-    return train_apply(cfg, networks(cfg, _action_size(actor))[0], actor, obs)
+    return train_apply(cfg, networks(cfg, output_width(actor, cfg.hidden))[0], actor, obs)
 
 
 def q_train(cfg: Config, critic, obs: chex.Array, action: chex.Array) -> tuple:
     """Training mode: obs [B, O], action [B, A] -> (Q [B] or c51 logits [B, N], critic with updated
     batch_stats)."""
     return train_apply(cfg, networks(cfg, action.shape[-1])[1], critic, obs, action)
-
-
-def _action_size(actor) -> int:
-    """A: the width of the actor's output layer (the last leaf of its params, the output kernel)."""
-    return jax.tree.leaves(actor["params"])[-1].shape[-1]
 
 
 def target(cfg: Config, target_actor, target_critic, transition: Transition) -> chex.Array:

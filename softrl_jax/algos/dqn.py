@@ -4,5 +4,5 @@ Q-learning (the paper's 5-step variant). The implementation is `softrl_jax.algos
 
 from __future__ import annotations
 
-from softrl_jax.algos.qlearn import (DISCRETE, Config, State, act, act_eval, check, init, make, q_values,  # noqa: F401
+from softrl_jax.algos.qlearn import (Config, State, act, act_eval, check, init, make, q_values,  # noqa: F401
                                      update, window)

@@ -40,12 +40,12 @@ import optax
 
 from softrl_jax import ops
 from softrl_jax.agent import Agent, bind_sized
-from softrl_jax.algos.base import CriticConfig, gradient_step, like
+from softrl_jax.algos.base import CriticConfig, gradient_step, like, sampling_actor
 from softrl_jax.config import ConfigError, fld
 from softrl_jax.distributions import POLICY_KINDS, PolicyDist, make_policy_dist
 from softrl_jax.envs import EnvSpec, Transition
-from softrl_jax.networks import (STD_HEADS, CategoricalQNetwork, GaussianPolicyNet, QNetwork, check_categorical_support,
-                                 compute_dtype, q_network)
+from softrl_jax.networks import (STD_HEADS, GaussianPolicyNet, QNetwork, check_categorical_support,
+                                 compute_dtype, output_width, q_network)
 from softrl_jax.networks import c51_mean as _mean
 from softrl_jax.networks import c51_support as support
 
@@ -95,7 +95,7 @@ def check(cfg: Config) -> None:
     check_categorical_support(cfg.v_min, cfg.v_max, cfg.num_atoms)
 
 
-def networks(cfg: Config, action_size: int) -> tuple[GaussianPolicyNet, QNetwork | CategoricalQNetwork]:
+def networks(cfg: Config, action_size: int) -> tuple[GaussianPolicyNet, QNetwork]:
     policy_net = GaussianPolicyNet(cfg.hidden, action_size, cfg.std_head, cfg.min_std,
                                    dtype=compute_dtype(cfg.compute_dtype))
     return policy_net, q_network(cfg)
@@ -121,13 +121,9 @@ def init(cfg: Config, key: chex.PRNGKey, obs_size: int, action_size: int) -> Sta
 
 def policy(cfg: Config, actor_params, obs: chex.Array):
     """obs [..., O] -> PolicyDist with loc, scale [..., A]."""
-    policy_net, _ = networks(cfg, _action_size(cfg, actor_params))
+    policy_net, _ = networks(cfg, output_width(actor_params, cfg.hidden))
     loc, scale = policy_net.apply(actor_params, obs)
     return make_policy_dist(loc, scale, cfg.policy)
-
-
-def _action_size(cfg: Config, actor_params) -> int:
-    return actor_params["params"][f"Dense_{len(cfg.hidden)}"]["kernel"].shape[-1]  # the loc head [H, A]
 
 
 def _critic_out(cfg: Config, critic_params, obs: chex.Array, actions: chex.Array) -> chex.Array:
@@ -220,14 +216,7 @@ def update(cfg: Config, state: State, batch: Transition, key: chex.PRNGKey) -> t
     return new_state, metrics
 
 
-def act(cfg: Config, state: State, obs: chex.Array, noise: chex.Array, key: chex.PRNGKey) -> tuple:
-    """Exploration action [A] sampled from the current policy; `noise` passes through."""
-    return policy(cfg, state.actor, obs).sample_action(key), noise
-
-
-def act_eval(cfg: Config, state: State, obs: chex.Array) -> chex.Array:
-    """Deterministic action [A]: the policy mean (squashed for tanh_gaussian)."""
-    return policy(cfg, state.actor, obs).mode()
+act, act_eval = sampling_actor(policy)  # sample to explore, the mode to evaluate
 
 
 def make(cfg: Config, spec: EnvSpec) -> Agent:

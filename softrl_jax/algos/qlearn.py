@@ -55,7 +55,6 @@ from softrl_jax.envs import EnvSpec, Transition
 from softrl_jax.networks import DiscreteHeads
 from softrl_jax.replay import Window
 
-DISCRETE = True
 LOSSES = ("huber", "mse")
 OPTIMIZERS = ("rmsprop", "adam")
 PRIORS = ("uniform", "none")

@@ -43,11 +43,12 @@ import optax
 
 from softrl_jax import ops
 from softrl_jax.agent import Agent, bind_sized
-from softrl_jax.algos.base import CriticConfig, gradient_step, like
+from softrl_jax.algos.base import CriticConfig, gradient_step, like, sampling_actor
 from softrl_jax.config import fld
 from softrl_jax.distributions import POLICY_KINDS, PolicyDist, make_policy_dist
 from softrl_jax.envs import EnvSpec, Transition
-from softrl_jax.networks import MLP, STD_HEADS, GaussianPolicyNet, check_categorical_support, compute_dtype
+from softrl_jax.networks import (MLP, STD_HEADS, GaussianPolicyNet, check_categorical_support, compute_dtype,
+                                 output_width)
 from softrl_jax.networks import c51_mean as _mean
 from softrl_jax.networks import c51_support as support
 from softrl_jax.networks import q_network as q_net
@@ -139,12 +140,8 @@ def target_part(cfg: Config, critic) -> dict:
 
 def policy(cfg: Config, actor_params, obs: chex.Array) -> PolicyDist:
     """obs [O] -> tanh-squashed Gaussian (or, with policy="gaussian", the plain Gaussian)."""
-    loc, scale = policy_net(cfg, _action_size(actor_params)).apply(actor_params, obs)
+    loc, scale = policy_net(cfg, output_width(actor_params, cfg.hidden)).apply(actor_params, obs)
     return make_policy_dist(loc, scale, cfg.policy)
-
-
-def _action_size(actor_params) -> int:
-    return jax.tree.leaves(actor_params)[-1].shape[-1]
 
 
 # -------------------------------------------------------------------------------------- optimisers
@@ -324,14 +321,7 @@ def update(cfg: Config, state: State, batch: Transition, key: chex.PRNGKey) -> t
     return new_state, metrics
 
 
-def act(cfg: Config, state: State, obs: chex.Array, noise: chex.Array, key: chex.PRNGKey) -> tuple:
-    """Exploration action [A] sampled from the current policy; `noise` passes through."""
-    return policy(cfg, state.actor, obs).sample_action(key), noise
-
-
-def act_eval(cfg: Config, state: State, obs: chex.Array) -> chex.Array:
-    """Deterministic action [A]: tanh of the policy mean."""
-    return policy(cfg, state.actor, obs).mode()
+act, act_eval = sampling_actor(policy)  # sample to explore, the mode to evaluate
 
 
 def make(cfg: Config, spec: EnvSpec) -> Agent:

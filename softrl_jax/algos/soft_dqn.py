@@ -5,6 +5,6 @@ penalty (eq. 82). The implementation is `softrl_jax.algos.qlearn`."""
 
 from __future__ import annotations
 
-from softrl_jax.algos.qlearn import (DISCRETE, State, act, act_eval, check, init, make, q_values, update,  # noqa: F401
+from softrl_jax.algos.qlearn import (State, act, act_eval, check, init, make, q_values, update,  # noqa: F401
                                      window)
 from softrl_jax.algos.qlearn import SoftConfig as Config

@@ -34,7 +34,7 @@ from softrl_jax.algos.base import OffPolicyConfig, gradient_step, like
 from softrl_jax.config import fld
 from softrl_jax.distributions import tanh_log_det_jacobian
 from softrl_jax.envs import EnvSpec, Transition
-from softrl_jax.networks import MLP, QNetwork
+from softrl_jax.networks import MLP, QNetwork, output_width
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,10 +113,6 @@ def q_value(cfg: Config, critic_params, obs: chex.Array, actions: chex.Array) ->
     return _flat_apply(lambda o, a: QNetwork(cfg.hidden).apply(critic_params, o, a), obs_k, actions)
 
 
-def _action_size(cfg: Config, actor_params) -> int:
-    return actor_params["params"][f"Dense_{len(cfg.hidden)}"]["kernel"].shape[-1]  # output layer [H, A]
-
-
 def actor_optimizer(cfg: Config) -> optax.GradientTransformation:
     return optax.adam(cfg.actor_lr)
 
@@ -183,7 +179,7 @@ def actor_loss(cfg: Config, actor_params, critic_params, obs: chex.Array, key: c
     invariant to the factor). obs [B, O] -> (loss [], metrics)."""
     chex.assert_rank(obs, 2)
     k_fixed = cfg.num_fixed_particles
-    xi = jax.random.normal(key, (obs.shape[0], k_fixed + cfg.num_updated_particles, _action_size(cfg, actor_params)))
+    xi = jax.random.normal(key, (obs.shape[0], k_fixed + cfg.num_updated_particles, output_width(actor_params, cfg.hidden)))
     u = sample_raw(cfg, actor_params, obs, xi)  # [B, K, A]
     actions = jnp.tanh(u)
     fixed, updated = jax.lax.stop_gradient(actions[:, :k_fixed]), actions[:, k_fixed:]
@@ -245,7 +241,7 @@ def act(cfg: Config, state: State, obs: chex.Array, noise: chex.Array, key: chex
 
 def act_eval(cfg: Config, state: State, obs: chex.Array) -> chex.Array:
     """Deterministic action [A]: the sampler at xi = 0 (REFERENCE "Evaluation protocol")."""
-    return sample_actions(cfg, state.actor, obs, jnp.zeros((1, _action_size(cfg, state.actor))))[0]
+    return sample_actions(cfg, state.actor, obs, jnp.zeros((1, output_width(state.actor, cfg.hidden))))[0]
 
 
 def make(cfg: Config, spec: EnvSpec) -> Agent:
