@@ -475,3 +475,17 @@ def test_uniform_projection_equals_the_dense_one():
     p = jnp.array([0.1, 0.2, 0.3, 0.25, 0.15])
     np.testing.assert_allclose(ops.categorical_projection_uniform(0.5 + 0.5 * Z5, p, Z5),
                                [0.05, 0.4, 0.475, 0.075, 0.0], atol=1e-6)
+
+
+@pytest.mark.parametrize("algo", ["sac", "dspg", "ddpg", "sql"])
+def test_deep_actors_act_with_their_action_size(algo):
+    """With 10 hidden layers the actor's layer names no longer sort in layer order (Dense_10 before
+    Dense_2): the action size read back from the parameters must still be A = 3, not a hidden width."""
+    from softrl_jax.envs import EnvSpec
+
+    module = algos.get(algo)
+    cfg = dataclasses.replace(module.Config(), hidden=(8,) * 10)
+    agent = module.make(cfg, EnvSpec("deep", 5, 3, 10))
+    state = agent.init(jax.random.PRNGKey(0))
+    action, _ = agent.act(state, jnp.zeros(5), jnp.zeros(3), jax.random.PRNGKey(1))
+    assert action.shape == (3,) and agent.act_eval(state, jnp.zeros(5)).shape == (3,)
