@@ -170,10 +170,13 @@ def train_chunks(session: RunSession, trainer, programs: Programs, carry, hparam
     n_points, seeds = shape
     n, loop, bar = n_points * seeds, session.loop, session.bar
     total_steps = trainer.steps_at(trainer.n_chunks - 1)
-    first_logged = next(c for c in range(trainer.n_chunks) if trainer.logged(c))
+    start = host.get("next_chunk", 0)
+    # the first evaluated chunk this process runs (a resumed run's too): the estimate comes after it, and
+    # the steady rate counts the chunks after it (its time holds the programs' first executions)
+    first_logged = next((c for c in range(start, trainer.n_chunks) if trainer.logged(c)), trainer.n_chunks)
     prev_step, t_train, timing = host.get("prev_step", 0), time.perf_counter(), Timing()
     session.watchdog.__enter__()
-    for c in range(host.get("next_chunk", 0), trainer.n_chunks):
+    for c in range(start, trainer.n_chunks):
         if session.stop.signum is not None:
             raise session.stopped(c, carry, prev_step, total_steps)
         session.watchdog.start(c, prev_step)

@@ -44,3 +44,32 @@ def test_the_signature_ignores_where_and_how_long_but_not_the_program():
 def test_durations():
     assert [eta.duration(s) for s in (0.4, 59, 61, 3599, 3600, 90061)] == ["0s", "59s", "1m01s", "59m59s", "1h00m",
                                                                             "25h01m"]
+
+
+def test_a_resumed_run_estimates_from_its_first_chunk(tmp_path):
+    """A run stopped before it finished has left no rate behind; started again, it estimates its time
+    from the first chunk it runs itself (before the fix, a resumed run never gave an estimate)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    args = [a for a in TINY if not a.startswith(("--total_steps", "--checkpoint"))]
+    cmd = [sys.executable, "-m", "softrl_jax.train", *args, "--total_steps=20000", "--checkpoint_every=0",
+           f"--compile_cache={cache}", f"--out={out}"]
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 180
+    while not (out / "metrics.jsonl").is_file() or not (out / "metrics.jsonl").read_text():
+        assert p.poll() is None and time.time() < deadline, p.stderr.read()[-2000:] if p.poll() is not None else ""
+        time.sleep(0.05)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 143 and "checkpoint written" in err, err[-2000:]
+    assert not (cache / "rates.json").exists()  # a stopped run keeps no rate: nothing to estimate from
+    done = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["step"]
+    assert done < 20000  # stopped mid-run: the second start resumes
+    resumed = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert re.search(r"estimated training time: \d+\S* \([\d,]+ env steps at [\d,]+ env steps/s, the rate of the "
+                     r"first training chunk\)", resumed.stderr), resumed.stderr[-3000:]
