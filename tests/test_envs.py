@@ -180,3 +180,21 @@ def test_playground_locomotion_loads_offline_and_keeps_the_true_final_obs(tmp_pa
     truth = jax.jit(raw.step)(jax.tree.map(lambda x: x[i], prev.core), tr.action[i])
     np.testing.assert_allclose(tr.next_obs[i], truth.obs["state"], rtol=1e-5, atol=1e-6)
     assert not np.allclose(tr.next_obs[i], new.obs[i])  # not the next episode's first observation
+
+
+def test_gymnax_starts_without_seaborn_and_seaborn_still_works():
+    """gymnax's Pong imports seaborn (with pandas and scipy.stats) for its renderer: making a gymnax
+    task leaves it unimported, and anything that then uses seaborn, through Pong's module or its own
+    import, gets the real module."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from softrl_jax import envs; envs.make('gymnax:Pendulum-v1'); "
+            "loaded = sorted(m for m in sys.modules if m.startswith('seaborn.')); assert not loaded, loaded; "
+            "from gymnax.environments.misc import pong; import seaborn; "
+            "assert pong.sns.color_palette('cubehelix', 3) == seaborn.color_palette('cubehelix', 3); "
+            "assert type(sys.modules['seaborn']).__name__ == 'module' and 'seaborn.palettes' in sys.modules; "
+            "print(len(seaborn.color_palette('cubehelix', 3)), seaborn.__version__)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.split()[0] == "3"

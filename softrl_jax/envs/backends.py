@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
+import sys
+import types
 from pathlib import Path
 
 import jax.numpy as jnp
@@ -59,8 +62,33 @@ def make_brax(task: str, backend: str, episode_length: int | None) -> Env:
     return Env(spec, reset, step)
 
 
-def make_gymnax(task: str, episode_length: int | None) -> Env:
+class _ImportOnFirstUse(types.ModuleType):
+    """Stands in sys.modules for a module until something reads one of its attributes, then imports
+    the real module (which replaces it in sys.modules) and answers from it."""
+
+    def __getattr__(self, attr):  # called only for attributes this stand-in does not hold
+        name = self.__name__
+        if sys.modules.get(name) is self:
+            del sys.modules[name]
+        real = importlib.import_module(name)
+        self.__dict__.update(real.__dict__)
+        return getattr(real, attr)
+
+
+def _gymnax():
+    """Import gymnax without importing seaborn. gymnax's Pong imports seaborn, and with it pandas and
+    scipy.stats, for a renderer that training never calls: about 0.8 s of every run's start on the
+    2-core CPU. seaborn is imported the first time anything reads one of its attributes (Pong's
+    renderer, or any later `import seaborn`), so nothing that uses it notices."""
+    if "seaborn" not in sys.modules:
+        sys.modules["seaborn"] = _ImportOnFirstUse("seaborn")
     import gymnax
+
+    return gymnax
+
+
+def make_gymnax(task: str, episode_length: int | None) -> Env:
+    gymnax = _gymnax()
     from gymnax.environments import spaces
 
     env, params = gymnax.make(task)
