@@ -72,8 +72,8 @@ class LoopConfig:
                                      "kept) and resume from them when the same command runs again")
     checkpoint_every: float = fld(300.0, ge=0, doc="seconds of wall clock between checkpoints (one more at the end "
                                                     "and on SIGTERM/SIGINT); 0: after every chunk")
-    compile_cache: str = fld("auto", doc="persistent compilation cache folder; auto: <user cache dir>/softrl-jax/"
-                                          "jax; off: disabled")
+    compile_cache: str = fld("auto", doc="persistent compilation cache folder; auto: $JAX_COMPILATION_CACHE_DIR "
+                                          "where set, else <user cache dir>/softrl-jax/jax; off: disabled")
     # The watchdog (softrl_jax/io/watchdog.py): a chunk that runs past max(hang_floor_s, hang_factor x the
     # median of the chunks before it) has every thread's stack dumped to <out>/hang-<time>.txt
     on_hang: str = fld("wait", choices=("wait", "exit"), doc="after a hang's stacks are dumped: keep waiting, or "

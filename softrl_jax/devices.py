@@ -38,14 +38,19 @@ def default_cache_dir() -> Path:
 
 
 def cache_dir(setting: str) -> Path | None:
-    """The folder `--compile_cache=setting` names (None for 'off'); measured rates are kept there too."""
+    """The folder `--compile_cache=setting` names (None for 'off'); measured rates are kept there too.
+    'auto' is JAX's own JAX_COMPILATION_CACHE_DIR where that is set, else the user cache dir."""
     if setting == "off":
         return None
-    return default_cache_dir() if setting == "auto" else Path(setting).expanduser()
+    if setting == "auto":
+        return Path(os.environ["JAX_COMPILATION_CACHE_DIR"]) if os.environ.get("JAX_COMPILATION_CACHE_DIR") \
+            else default_cache_dir()
+    return Path(setting).expanduser()
 
 
 def setup_compile_cache(setting: str) -> str | None:
-    """JAX's persistent compilation cache: 'auto' (the user cache dir), a folder, or 'off'.
+    """JAX's persistent compilation cache: 'auto' ($JAX_COMPILATION_CACHE_DIR, else the user cache dir), a
+    folder, or 'off'.
 
     Returns the folder in use or None. Every program is cached, however quick its compilation, so
     a second start of the same run skips XLA entirely."""

@@ -89,3 +89,18 @@ def test_help_lists_every_flag_of_the_algorithm(capsys):
     out = capsys.readouterr().out
     assert "--target_entropy_per_dim=float" in out and "--num_samples" not in out and "(default modern)" in out
     assert main(["--algo=ppo", "--help"]) == 2
+
+
+def test_compile_cache_auto_follows_jax_compilation_cache_dir(tmp_path, monkeypatch):
+    """--compile_cache=auto is JAX's own JAX_COMPILATION_CACHE_DIR where that is set (the test suite sets
+    it, so no test writes to the user's cache), else <XDG_CACHE_HOME or ~/.cache>/softrl-jax/jax."""
+    from pathlib import Path
+
+    from softrl_jax.devices import cache_dir
+
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "jax"))
+    assert cache_dir("auto") == tmp_path / "jax"
+    assert cache_dir(str(tmp_path / "mine")) == tmp_path / "mine" and cache_dir("off") is None
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir("auto") == Path(tmp_path / "xdg" / "softrl-jax" / "jax")

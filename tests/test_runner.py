@@ -18,7 +18,7 @@ import pytest
 # warm-up ends at 700, so the first evaluation (step 800) comes after 100 updates
 TINY = ["--algo=sac", "--env=gymnax:Pendulum-v1", "--preset=quick", "--total_steps=1600", "--warmup_steps=700",
         "--eval_every=400", "--batch_size=32", "--hidden=32,32", "--eval_episodes=2", "--buffer_size=2000",
-        "--progress=false", "--compile_cache=off"]
+        "--progress=false"]
 VALUES = ("eval_return", "train_return", "critic_loss", "actor_loss", "alpha", "entropy", "actor_grad_norm",
           "q_mean", "target_mean")
 

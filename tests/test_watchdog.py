@@ -42,7 +42,7 @@ def test_on_hang_exit_ends_a_real_run_with_code_3_and_it_resumes(tmp_path):
     out = tmp_path / "run"
     base = [sys.executable, "-m", "softrl_jax.train", "--algo=sac", "--env=gymnax:Pendulum-v1", "--preset=quick",
             "--seeds=1", "--warmup_steps=1000", "--eval_every=2000", "--total_steps=8000", "--eval_episodes=1",
-            "--progress=false", "--compile_cache=off", "--checkpoint_every=0", f"--out={out}"]
+            "--progress=false", "--checkpoint_every=0", f"--out={out}"]
     hung = subprocess.run(base + ["--hang_factor=0.0001", "--hang_floor_s=0", "--on_hang=exit"],
                           capture_output=True, text=True, timeout=300)
     assert hung.returncode == EXIT_CODE, hung.stderr[-2000:]
