@@ -61,7 +61,6 @@ from softrl_jax.io.signals import Children, Interrupted
 from softrl_jax.suites import Suite, load_suite, suite_choices, task_name
 from softrl_jax.train import parse_flags, show_help
 
-ROOT = Path(__file__).resolve().parent.parent
 LAUNCHERS = ("local", "slurm", "submitit-local")
 CALIBRATE = ("never", "auto", "always")
 DEFAULTS = {"suite": "", "only": "", "seeds": "", "out": "results", "work": "runs/benchmark", "launcher": "local",
@@ -198,19 +197,6 @@ def read_results(path: Path) -> dict | None:
 # ---------------------------------------------------------------- results files
 
 
-def git_commit() -> str:
-    """HEAD's commit, with '+dirty' when tracked files differ from it; 'unknown' outside a git checkout."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
-        if head.returncode:
-            return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return head.stdout.strip() + ("+dirty" if dirty else "")
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-
-
 def curves(rows: list[dict]) -> tuple[list[int], list[list[float | None]]]:
     """(evaluation steps, eval returns [seed][step]) from metrics.jsonl rows (None where a seed diverged)."""
     steps = sorted({r["step"] for r in rows})
@@ -246,7 +232,7 @@ def results_record(suite: Suite, p: Planned, machine: str, note: str = "") -> di
         "wall_s": round(max(r["time_s"] for r in rows), 1), "env_steps_per_s": _finite(summary.get("steady_env_steps_per_s")),
         "train_env_steps_per_s": _finite(summary.get("steady_train_env_steps_per_s")),
         "compile_s": _finite(summary.get("compile_s")), "machine": machine, "device_count": summary.get("devices"),
-        "jax_version": jax.__version__, "git_commit": git_commit(),
+        "jax_version": jax.__version__, "git_commit": piece.commit or campaign.git_commit(),
         "date": time.strftime("%Y-%m-%d"), "config": result_config(piece.rc),
         **({"note": note} if note else {}),
     }

@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
 from softrl_jax.config import ConfigError
 from softrl_jax.io.signals import Children, Interrupted
 
@@ -82,6 +84,7 @@ class Piece:
     finished: bool = False
     rate_extra: tuple[str, ...] = ()  # what else its cost depends on (extra flags), for the rate key
     task: str = ""  # the caller's name of its task
+    commit: str = ""  # git_commit() when its (last) process started: the code that trained it
 
     @property
     def out(self) -> Path:
@@ -129,6 +132,20 @@ def plan_piece(name: str, flags: dict[str, str], rate_extra: Sequence[str] = (),
     return piece
 
 
+def git_commit() -> str:
+    """HEAD's commit, with '+dirty' when tracked files differ from it; 'unknown' outside a git checkout."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PACKAGE_ROOT, capture_output=True, text=True,
+                              timeout=10)
+        if head.returncode:
+            return "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PACKAGE_ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return head.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
 def shown(cmd: list[str]) -> str:
     """A child's command as a user would type it."""
     return " ".join(["python"] + cmd[1:])
@@ -152,6 +169,7 @@ def run_pieces(pieces: Sequence[Piece], children: Children, after: Callable[[Pie
             continue
         print(f"{p.name}: {p.status()}: {shown(p.command())}", flush=True)
         t = time.perf_counter()
+        p.commit = git_commit()  # the code the child imports now, whatever HEAD is by the time it ends
         code = children.run(p.command())
         if code:
             print(f"error: {p.name} exited with code {code}; fix the cause and run the same command again "

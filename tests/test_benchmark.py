@@ -8,6 +8,7 @@ and the results page."""
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -373,3 +374,30 @@ def test_a_run_folder_named_by_an_absolute_or_a_relative_path_is_the_same_run(tm
     other = algos.run_config("sac", "quick", {"out": "w/sac", "seeds": "3"})
     with pytest.raises(ConfigError, match="--seeds=3 \\(the run has 1\\)"):
         check_same_config("w/sac", other.flat())
+
+
+def test_a_results_file_names_the_commit_its_piece_started_at(tmp_path):
+    """A piece trains with the code its process imported when it started; HEAD may move while it runs (a
+    piece takes an hour on a CPU). Run from a clone, a commit made in the clone mid-piece must not be
+    the one its results file names."""
+    clone = tmp_path / "clone"
+    git = lambda *a: subprocess.run(["git", "-C", str(clone), *a], capture_output=True, text=True,  # noqa: E731
+                                    check=True).stdout.strip()
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
+    git("config", "user.email", "t@example.com"), git("config", "user.name", "test")
+    # the package as it is here, uncommitted changes included, committed in the clone: the code under test
+    shutil.copytree(ROOT / "softrl_jax", clone / "softrl_jax", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    git("add", "-A"), git("commit", "-q", "--allow-empty", "-m", "the code under test")
+    started = git("rev-parse", "HEAD")
+    suite = tiny(tmp_path, steps=3000)
+    p = subprocess.Popen([sys.executable, "-m", "softrl_jax.benchmark", *folders(tmp_path, suite),
+                          "--only=Pendulum-v1/sac", "--checkpoint_every=0"], cwd=clone,
+                         env={**ENV, "PYTHONPATH": str(clone)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(tmp_path / "work" / "tiny" / "Pendulum-v1" / "sac" / "metrics.jsonl", p)
+    git("commit", "-q", "--allow-empty", "-m", "a commit made while the piece trains")
+    out, err = p.communicate(timeout=600)
+    assert p.returncode == 0, err[-3000:]
+    assert git("rev-parse", "HEAD") != started
+    r = json.loads((tmp_path / "results" / "tiny" / "Pendulum-v1" / "sac.json").read_text())
+    assert r["git_commit"] == started
