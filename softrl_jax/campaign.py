@@ -30,10 +30,10 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-
 from softrl_jax.config import ConfigError
 from softrl_jax.io.signals import Children, Interrupted
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the checkout git_commit() reads
 
 SUMMARY = "summary.json"
 
