@@ -14,19 +14,20 @@ AUTORESETS = ["exact", "pool"]
 
 
 def _pool(env, autoreset):
-    return envs.make_reset_pool(env, jax.random.PRNGKey(7), 8) if autoreset == "pool" else None
+    # jitted: run op by op, an MJX reset dispatches hundreds of small programs (25 s for CartpoleBalance)
+    return jax.jit(lambda k: envs.make_reset_pool(env, k, 8))(jax.random.PRNGKey(7)) if autoreset == "pool" else None
 
 
 def _rollout(env, actions_fn, steps, key=jax.random.PRNGKey(0), pool=None):
-    state = envs.reset(env, key)
-
     def body(state, k):
         act_key, step_key = jax.random.split(k)
         new_state, tr, info = envs.step(env, state, actions_fn(act_key), step_key, pool)
         return new_state, (state, tr, info, new_state)
 
-    _, out = jax.jit(lambda s: jax.lax.scan(body, s, jax.random.split(key, steps)))(state)
-    return out
+    def rollout(key):  # the reset inside the one program, as in training
+        return jax.lax.scan(body, envs.reset(env, key), jax.random.split(key, steps))[1]
+
+    return jax.jit(rollout)(key)
 
 
 @pytest.mark.parametrize("autoreset", AUTORESETS)
@@ -118,7 +119,7 @@ def cartpole():
     return envs.make("playground:CartpoleBalance", episode_length=5)
 
 
-# pool is the default (make test); exact costs another 45 s of MJX compilation (make test-slow)
+# pool is the default (make test); exact costs another 17 s of MJX compilation (make test-slow)
 @pytest.mark.parametrize("autoreset", ["pool", pytest.param("exact", marks=pytest.mark.slow)])
 def test_playground_truncation_keeps_true_final_obs(cartpole, autoreset):
     """At the time limit the stored transition holds the TRUE final observation, the one Playground's
@@ -135,9 +136,10 @@ def test_playground_truncation_keeps_true_final_obs(cartpole, autoreset):
     np.testing.assert_array_equal(done_idx, [4, 9])
     assert np.asarray(info.truncated)[done_idx].all()
     np.testing.assert_array_equal(np.asarray(tr.terminated), 0.0)  # a time limit is never a termination
+    raw_step = jax.jit(raw.step)  # one program for both checks (each `raw.step` is a new bound method)
     for i in done_idx:
         core_i = jax.tree.map(lambda x: x[i], prev.core)
-        truth = jax.jit(raw.step)(core_i, tr.action[i])  # Playground's own step from the same state
+        truth = raw_step(core_i, tr.action[i])  # Playground's own step from the same state
         np.testing.assert_allclose(tr.next_obs[i], truth.obs, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(tr.reward[i], truth.reward, rtol=1e-5)
         assert not np.allclose(tr.next_obs[i], new.obs[i])  # not the next episode's first observation

@@ -23,8 +23,9 @@ def stream():
     """STEPS vector steps of N_ENVS environments: (transitions [T, E], done [T, E], obs_after [T, E, O])."""
     env = envs.make("brax:inverted_pendulum:spring", episode_length=9)
     key = jax.random.PRNGKey(0)
-    state = jax.vmap(lambda k: envs.reset(env, k))(jax.random.split(key, N_ENVS))
-    pool = envs.make_reset_pool(env, jax.random.PRNGKey(1), 16)
+    # jitted: run op by op, a Brax reset dispatches hundreds of small programs
+    state = jax.jit(jax.vmap(lambda k: envs.reset(env, k)))(jax.random.split(key, N_ENVS))
+    pool = jax.jit(lambda k: envs.make_reset_pool(env, k, 16))(jax.random.PRNGKey(1))
 
     def body(s, k):
         act_key, step_key = jax.random.split(k)
