@@ -4,13 +4,13 @@ Log-probabilities are always computed from the PRE-squash sample `u`, never by i
 `log pi(a) = log N(u; loc, scale) - sum log|d tanh(u)/du|`, with the stable form
 `log(1 - tanh(u)^2) = 2 * (log 2 - u - softplus(-2u))` (as distrax.Tanh computes it).
 
-distrax where it imports (the pinned jax 0.10 stack), else plain jax.numpy: distrax 0.1.9 imports
-TensorFlow Probability 0.25, whose jax substrate fails on jax 0.11 (`jax.interpreters.xla.
-pytype_aval_mappings` is gone), which stopped the GPU suite on the GPU machines' jax 0.11.2. The
-fallback computes distrax's MultivariateNormalDiag formulas: the same samples `loc + scale * eps`,
-`eps = jax.random.normal(key, (n, A))`, and log-probabilities equal to float32 rounding. Rounding
-matters: vmapped sweep points equal points run alone to 1e-4 only with one and the same op order
-(tests/test_sweep.py), so the pinned stack keeps distrax's.
+The Gaussian's samples and log-densities are distrax's `MultivariateNormalDiag` (0.1.9), op for op,
+including the no-op terms of its bijector chain (a standard normal with loc 0 and scale 1, the zero
+bias of `DiagLinear`, the zero log-det of `Shift`): the same ops in the same order give the same
+float32 rounding, so every number is bit for bit what the distrax versions of this module gave
+(tests/test_distributions.py checks it against distrax), on every jax. distrax itself is not
+imported: its TensorFlow Probability substrate cost about 0.7 s of every process's start-up and does
+not import on jax >= 0.11.
 """
 
 from __future__ import annotations
@@ -20,19 +20,16 @@ from typing import NamedTuple
 import chex
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-try:
-    import distrax
-except Exception:  # noqa: BLE001 -- on jax >= 0.11 TFP's import fails with AttributeError
-    distrax = None
+# distrax Normal's log-normaliser for scale 1: 0.5 log(2 pi) + log(1), rounded once to float32
+_HALF_LOG_2PI = float(np.float32(0.5 * np.log(2.0 * np.pi)))
 
 POLICY_KINDS = ("tanh_gaussian", "gaussian")
 
 
 def tanh_log_det_jacobian(u: chex.Array) -> chex.Array:
     """[..., A] -> [...]: `sum_k log|d tanh(u_k)/du_k|`, stable for large |u|."""
-    if distrax is not None:
-        return jnp.sum(distrax.Tanh().forward_log_det_jacobian(u), axis=-1)
     return jnp.sum(2.0 * (jnp.log(2.0) - u - jax.nn.softplus(-2.0 * u)), axis=-1)
 
 
@@ -48,18 +45,20 @@ class PolicyDist(NamedTuple):
 
     def sample_raw(self, key: chex.PRNGKey, n: int) -> chex.Array:
         """[n, A] pre-squash samples, reparameterised (`loc + scale * eps`)."""
-        if distrax is not None:
-            return distrax.MultivariateNormalDiag(self.loc, self.scale).sample(seed=key, sample_shape=(n,))
-        eps = jax.random.normal(key, (n,) + jnp.shape(self.loc), jnp.result_type(self.loc))
-        return self.loc + self.scale * eps
+        shape = (n,) + jnp.shape(self.loc)
+        eps = jax.random.normal(key, shape, jnp.result_type(self.loc))
+        std = jnp.ones((1,) * len(shape), eps.dtype) * eps + jnp.zeros(shape[-1:], eps.dtype)  # N(0, 1)
+        return (self.scale * std + jnp.zeros_like(self.loc)) + self.loc  # DiagLinear, then Shift
 
     def log_prob_raw(self, u: chex.Array) -> chex.Array:
         """[..., A] -> [...]: log-density of the squashed action `action(u)` at pre-squash `u`."""
-        if distrax is not None:
-            log_p = distrax.MultivariateNormalDiag(self.loc, self.scale).log_prob(u)
-        else:
-            z = (u - self.loc) / self.scale
-            log_p = jnp.sum(-0.5 * jnp.square(z) - 0.5 * jnp.log(2.0 * jnp.pi) - jnp.log(self.scale), axis=-1)
+        # distrax's order matters for the gradients too: the cotangents of loc and scale add up in it
+        inv_scale, log_scale = 1.0 / self.scale, jnp.log(jnp.abs(self.scale))
+        x = inv_scale * ((u - self.loc) - jnp.zeros_like(u))  # Shift^-1, then DiagLinear^-1
+        log_det = (jnp.sum(jnp.zeros_like(x), axis=-1)  # Shift's, then DiagLinear's inverse log-det
+                   + jnp.sum(jnp.broadcast_to(-log_scale, x.shape), axis=-1))
+        z = (x - jnp.zeros_like(self.loc)) / 1.0  # the standard normal's standardisation
+        log_p = jnp.sum(-0.5 * jnp.square(z) - jnp.asarray(_HALF_LOG_2PI, z.dtype), axis=-1) + log_det
         if self.squash:
             log_p = log_p - tanh_log_det_jacobian(u)
         return log_p
