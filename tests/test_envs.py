@@ -184,10 +184,11 @@ def test_playground_locomotion_loads_offline_and_keeps_the_true_final_obs(tmp_pa
     assert not np.allclose(tr.next_obs[i], new.obs[i])  # not the next episode's first observation
 
 
-def test_gymnax_starts_without_seaborn_and_seaborn_still_works():
-    """gymnax's Pong imports seaborn (with pandas and scipy.stats) for its renderer: making a gymnax
-    task leaves it unimported, and anything that then uses seaborn, through Pong's module or its own
-    import, gets the real module."""
+def test_gymnax_starts_without_seaborn_and_seaborn_still_works(tmp_path):
+    """gymnax's Pong imports seaborn (with pandas and scipy.stats) and five tasks import pyplot for their
+    renderers: making a gymnax task leaves both unimported, a train run's curve is drawn without
+    pyplot, and anything that then uses them, through gymnax's modules or its own import, gets the
+    real modules."""
     import subprocess
     import sys
 
@@ -197,6 +198,17 @@ def test_gymnax_starts_without_seaborn_and_seaborn_still_works():
             "assert pong.sns.color_palette('cubehelix', 3) == seaborn.color_palette('cubehelix', 3); "
             "assert type(sys.modules['seaborn']).__name__ == 'module' and 'seaborn.palettes' in sys.modules; "
             "print(len(seaborn.color_palette('cubehelix', 3)), seaborn.__version__)")
+    pyplot = ("import sys, numpy as np; from softrl_jax import envs; from softrl_jax.io import plots; "
+              "envs.make('gymnax:Pendulum-v1'); "
+              "plots.plot_curves({'a': [{'seed': 0, 'step': 1, 'eval_return': 2.0}]}, sys.argv[1], 't'); "
+              "assert 'matplotlib.pyplot' not in sys.modules; "
+              "from gymnax.environments.bsuite import catch; import matplotlib.pyplot as plt; "
+              "assert type(plt).__name__ == 'module' and catch.plt.subplots is plt.subplots; "
+              "print(plt.imread(sys.argv[1]).shape)")
+    p = subprocess.run([sys.executable, "-c", pyplot, str(tmp_path / "curve.png")], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.split()[0] == "(480,"  # 6.4 x 4.0 inches at 120 dpi
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr[-2000:]
     assert p.stdout.split()[0] == "3"

@@ -20,13 +20,13 @@ def curves(records: list[dict], key: str = "eval_return") -> tuple[np.ndarray, n
 
 
 def plot_curves(series: dict[str, list[dict]], path: str | Path, title: str, key: str = "eval_return") -> Path:
-    """One line per label: mean over seeds, shaded min..max across seeds."""
-    import matplotlib
+    """One line per label: mean over seeds, shaded min..max across seeds. Drawn with matplotlib's object
+    API, as its docs advise for scripts and servers: no pyplot (0.4 s of a run's start-up, its global
+    figure manager) and no change to the caller's backend; the PNG renders with Agg."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
+    fig = Figure(figsize=(6.4, 4.0), dpi=120)
+    ax = fig.subplots()
     for label, records in series.items():
         steps, values = curves(records, key)
         if not len(steps):
@@ -42,7 +42,6 @@ def plot_curves(series: dict[str, list[dict]], path: str | Path, title: str, key
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
