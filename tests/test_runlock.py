@@ -75,7 +75,7 @@ def test_nothing_is_written_inside_a_folder_another_process_sweeps(tmp_path):
 
 TRAIN = ["-m", "softrl_jax.train", "--algo=sac", "--env=gymnax:Pendulum-v1", "--preset=quick", "--seeds=1",
          "--hidden=32,32", "--batch_size=32", "--warmup_steps=500", "--eval_every=500", "--eval_episodes=1",
-         "--buffer_size=5000", "--progress=false", "--compile_cache=off", "--wandb=off"]
+         "--buffer_size=5000", "--progress=false", "--wandb=off"]  # the suite's compile cache (conftest.py)
 
 
 def test_two_trains_with_one_out_the_second_exits_2_with_one_line(tmp_path):
@@ -83,7 +83,8 @@ def test_two_trains_with_one_out_the_second_exits_2_with_one_line(tmp_path):
     naming the first's PID and exit 2; the first finishes alone, so metrics.jsonl holds each evaluation
     once (with two writers, rows came twice)."""
     out = tmp_path / "run"
-    cmd = [sys.executable, *TRAIN, "--total_steps=10000", f"--out={out}"]
+    # no compile cache: the first run compiles, so it is surely still running when the second starts
+    cmd = [sys.executable, *TRAIN, "--total_steps=10000", "--compile_cache=off", f"--out={out}"]
     first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 120
@@ -111,7 +112,7 @@ def test_sweep_stopped_by_sigterm_exits_143_with_one_line_and_resumes(tmp_path):
     cmd = [sys.executable, "-m", "softrl_jax.sweep", "--algo=sac", "--env=gymnax:Pendulum-v1", "--preset=quick",
            "--seeds=1", "--count=2", f"--sweep_dir={sweep_dir}", "--wandb=off", "--", "--total_steps=20000",
            "--hidden=32,32", "--batch_size=32", "--warmup_steps=500", "--eval_every=500", "--eval_episodes=1",
-           "--buffer_size=5000", "--progress=false", "--compile_cache=off", "--checkpoint_every=0"]
+           "--buffer_size=5000", "--progress=false", "--checkpoint_every=0"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 180
     while not list(sweep_dir.glob("*/metrics.jsonl")):
