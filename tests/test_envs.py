@@ -138,7 +138,7 @@ def test_playground_truncation_keeps_true_final_obs(cartpole, autoreset):
     np.testing.assert_array_equal(np.asarray(tr.terminated), 0.0)  # a time limit is never a termination
     raw_step = jax.jit(raw.step)  # one program for both checks (each `raw.step` is a new bound method)
     for i in done_idx:
-        core_i = jax.tree.map(lambda x: x[i], prev.core)
+        core_i = jax.tree.map(lambda x: np.asarray(x)[i], prev.core)  # numpy: no program per leaf
         truth = raw_step(core_i, tr.action[i])  # Playground's own step from the same state
         np.testing.assert_allclose(tr.next_obs[i], truth.obs, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(tr.reward[i], truth.reward, rtol=1e-5)
@@ -179,7 +179,7 @@ def test_playground_locomotion_loads_offline_and_keeps_the_true_final_obs(tmp_pa
     np.testing.assert_array_equal(done_idx, [2, 5])
     assert np.asarray(info.truncated)[done_idx].all() and not np.asarray(tr.terminated).any()
     i = int(done_idx[0])
-    truth = jax.jit(raw.step)(jax.tree.map(lambda x: x[i], prev.core), tr.action[i])
+    truth = jax.jit(raw.step)(jax.tree.map(lambda x: np.asarray(x)[i], prev.core), tr.action[i])
     np.testing.assert_allclose(tr.next_obs[i], truth.obs["state"], rtol=1e-5, atol=1e-6)
     assert not np.allclose(tr.next_obs[i], new.obs[i])  # not the next episode's first observation
 
