@@ -198,7 +198,7 @@ def test_gymnax_starts_without_seaborn_and_seaborn_still_works(tmp_path):
             "assert pong.sns.color_palette('cubehelix', 3) == seaborn.color_palette('cubehelix', 3); "
             "assert type(sys.modules['seaborn']).__name__ == 'module' and 'seaborn.palettes' in sys.modules; "
             "print(len(seaborn.color_palette('cubehelix', 3)), seaborn.__version__)")
-    pyplot = ("import sys, numpy as np; from softrl_jax import envs; from softrl_jax.io import plots; "
+    pyplot = ("import sys; from softrl_jax import envs; from softrl_jax.io import plots; "
               "envs.make('gymnax:Pendulum-v1'); "
               "plots.plot_curves({'a': [{'seed': 0, 'step': 1, 'eval_return': 2.0}]}, sys.argv[1], 't'); "
               "assert 'matplotlib.pyplot' not in sys.modules; "

@@ -78,7 +78,8 @@ class _ImportOnFirstUse(types.ModuleType):
 def _gymnax():
     """Import gymnax without importing seaborn or matplotlib.pyplot. gymnax's Pong imports seaborn, and
     with it pandas and scipy.stats, and five of its tasks import pyplot, for renderers that training
-    never calls: about 0.8 s and 0.4 s of every run's start on the 2-core CPU. Those modules hold
+    never calls: about 0.8 s and 0.3 s of every run's start on the 2-core CPU (a run that finishes
+    imports most of matplotlib later for its curve, all but 0.04 s of pyplot's cost). Those modules hold
     stand-ins that import the real module the first time anything reads one of their attributes (a
     renderer), and the stand-ins leave sys.modules once gymnax is imported, so a later `import seaborn`
     or `import matplotlib.pyplot` gets the real module."""

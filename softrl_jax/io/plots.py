@@ -21,8 +21,8 @@ def curves(records: list[dict], key: str = "eval_return") -> tuple[np.ndarray, n
 
 def plot_curves(series: dict[str, list[dict]], path: str | Path, title: str, key: str = "eval_return") -> Path:
     """One line per label: mean over seeds, shaded min..max across seeds. Drawn with matplotlib's object
-    API, as its docs advise for scripts and servers: no pyplot (0.4 s of a run's start-up, its global
-    figure manager) and no change to the caller's backend; the PNG renders with Agg."""
+    API, as its docs advise for scripts and servers: no pyplot (its global figure manager) and no change
+    to the caller's backend; the PNG renders with Agg."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6.4, 4.0), dpi=120)
