@@ -277,7 +277,7 @@ def test_paper_preset_builds_the_minatar_network():
 
 # --------------------------------------------------------------------------- runner, checkpoints, resume
 
-RUN = ["--algo=a2c_soft", "--preset=quick", "--seeds=2", "--total_steps=25600", "--eval_every=256",
+RUN = ["--algo=a2c_soft", "--preset=quick", "--seeds=2", "--total_steps=6400", "--eval_every=256",
        "--eval_episodes=2", "--progress=false", "--checkpoint_every=0"]
 
 
@@ -300,10 +300,10 @@ def test_sigterm_then_resume_is_bit_identical(tmp_path):
         time.sleep(0.01)
     p.send_signal(signal.SIGTERM)
     _, stderr = p.communicate(timeout=120)
-    assert p.returncode == 143, stderr[-2000:]  # stopped mid-run (100 chunks), not finished
+    assert p.returncode == 143, stderr[-2000:]  # stopped mid-run (25 chunks), not finished
     subprocess.run([sys.executable, "-m", "softrl_jax.train", f"--resume={out}", f"--compile_cache={tmp_path / 'cache'}"],
                    cwd=root, check=True, capture_output=True, timeout=300)
-    assert rows(out) == rows(ref) and len(rows(ref)) == 2 * 100
+    assert rows(out) == rows(ref) and len(rows(ref)) == 2 * 25
     (got, _), (want, _) = read_carry(out), read_carry(ref)
     for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
         assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()

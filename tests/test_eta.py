@@ -56,7 +56,7 @@ def test_a_resumed_run_estimates_from_its_first_chunk(tmp_path):
 
     out, cache = tmp_path / "run", tmp_path / "cache"
     args = [a for a in TINY if not a.startswith(("--total_steps", "--checkpoint"))]
-    cmd = [sys.executable, "-m", "softrl_jax.train", *args, "--total_steps=20000", "--checkpoint_every=0",
+    cmd = [sys.executable, "-m", "softrl_jax.train", *args, "--total_steps=6000", "--checkpoint_every=0",
            f"--compile_cache={cache}", f"--out={out}"]
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 180
@@ -68,7 +68,7 @@ def test_a_resumed_run_estimates_from_its_first_chunk(tmp_path):
     assert p.returncode == 143 and "checkpoint written" in err, err[-2000:]
     assert not (cache / "rates.json").exists()  # a stopped run keeps no rate: nothing to estimate from
     done = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["step"]
-    assert done < 20000  # stopped mid-run: the second start resumes
+    assert done < 6000  # stopped mid-run: the second start resumes
     resumed = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert re.search(r"estimated training time: \d+\S* \([\d,]+ env steps at [\d,]+ env steps/s, the rate of the "

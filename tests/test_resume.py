@@ -17,8 +17,8 @@ import pytest
 from softrl_jax.checkpoint import read_carry
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RUN = ["--algo=sac", "--env=gymnax:Pendulum-v1", "--preset=quick", "--seeds=2", "--total_steps=8000",
-       "--warmup_steps=1000", "--eval_every=500", "--eval_episodes=2", "--buffer_size=3000", "--progress=false",
+RUN = ["--algo=sac", "--env=gymnax:Pendulum-v1", "--preset=quick", "--seeds=2", "--total_steps=4000",
+       "--warmup_steps=500", "--eval_every=250", "--eval_episodes=2", "--buffer_size=3000", "--progress=false",
        "--checkpoint_every=0"]
 CLOCK = ("time_s", "env_steps_per_s")  # wall-clock fields: they differ between any two runs
 
@@ -68,7 +68,7 @@ def assert_same_run(out, ref):
 def reference(tmp_path_factory, cache):
     out = str(tmp_path_factory.mktemp("ref") / "run")
     finish(out, cache)
-    assert len(rows(out)) == 2 * 14  # 16 chunks of 500 steps, the first two warm-up only (not evaluated)
+    assert len(rows(out)) == 2 * 14  # 16 chunks of 250 steps, the first two warm-up only (not evaluated)
     return out
 
 
@@ -169,7 +169,7 @@ def sweep_cmd(sweep_dir, spec, cache):
     # --max_points=1: the two points train as two programs, one after the other
     return [sys.executable, "-m", "softrl_jax.sweep", "--algo=sac", "--env=gymnax:Pendulum-v1", "--seeds=2",
             "--preset=quick", "--max_points=1", f"--sweep_file={spec}", f"--sweep_dir={sweep_dir}", "--",
-            "--wandb=off", "--total_steps=6000", "--warmup_steps=1000", "--eval_every=500", "--eval_episodes=2",
+            "--wandb=off", "--total_steps=3000", "--warmup_steps=500", "--eval_every=250", "--eval_episodes=2",
             "--buffer_size=3000", "--progress=false", "--checkpoint_every=0", f"--compile_cache={cache}"]
 
 

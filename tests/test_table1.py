@@ -191,7 +191,7 @@ def test_finished_pieces_are_skipped_and_table1_shows_the_paper(tmp_path):
 
 
 def test_sigterm_stops_the_piece_and_the_same_command_resumes_it(tmp_path):
-    args = [f"--out={tmp_path}", "--total_steps=8000", "--eval_every=500", "--warmup_steps=500",
+    args = [f"--out={tmp_path}", "--total_steps=4000", "--eval_every=250", "--warmup_steps=250",
             "--calibrate=never", *PENDULUM]
     p = start(*args)
     metrics = tmp_path / "dspg-hopper" / "metrics.jsonl"
@@ -203,13 +203,13 @@ def test_sigterm_stops_the_piece_and_the_same_command_resumes_it(tmp_path):
     assert p.returncode == 143, stderr[-3000:]
     assert "stopped by SIGTERM: the same command continues" in stderr
     steps = [json.loads(line)["step"] for line in metrics.read_text().splitlines()]
-    assert 0 < max(steps) < 8000
+    assert 0 < max(steps) < 4000
     again = finish(*args)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "dspg-hopper: resumes at step" in again.stdout and "resumes at step 0" not in again.stdout
     rows = [json.loads(line) for line in metrics.read_text().splitlines()]
-    assert sorted((r["seed"], r["step"]) for r in rows) == [(s, t) for s in (0, 1) for t in range(500, 8001, 500)]
-    assert "| gymnax:Pendulum-v1 | dspg | 2 | 0 | 8000 |" in again.stdout  # the report's Table-1 section
+    assert sorted((r["seed"], r["step"]) for r in rows) == [(s, t) for s in (0, 1) for t in range(250, 4001, 250)]
+    assert "| gymnax:Pendulum-v1 | dspg | 2 | 0 | 4000 |" in again.stdout  # the report's Table-1 section
 
 
 def test_calibration_measures_and_stores_the_rate(tmp_path):
