@@ -84,7 +84,7 @@ def test_two_trains_with_one_out_the_second_exits_2_with_one_line(tmp_path):
     once (with two writers, rows came twice)."""
     out = tmp_path / "run"
     # no compile cache: the first run compiles, so it is surely still running when the second starts
-    cmd = [sys.executable, *TRAIN, "--total_steps=10000", "--compile_cache=off", f"--out={out}"]
+    cmd = [sys.executable, *TRAIN, "--total_steps=4000", "--compile_cache=off", f"--out={out}"]
     first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 120
@@ -102,7 +102,7 @@ def test_two_trains_with_one_out_the_second_exits_2_with_one_line(tmp_path):
     assert "\n" not in err and err.startswith("error: ") and f"in use by process {first.pid}" in err
     assert first.returncode == 0, first_err[-2000:]
     steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert steps == sorted(set(steps)) and steps[-1] == 10000  # every evaluation once, in order
+    assert steps == sorted(set(steps)) and steps[-1] == 4000  # every evaluation once, in order
 
 
 def test_sweep_stopped_by_sigterm_exits_143_with_one_line_and_resumes(tmp_path):
@@ -110,7 +110,7 @@ def test_sweep_stopped_by_sigterm_exits_143_with_one_line_and_resumes(tmp_path):
     command then finishes the sweep from the checkpoint."""
     sweep_dir = tmp_path / "sweep"
     cmd = [sys.executable, "-m", "softrl_jax.sweep", "--algo=sac", "--env=gymnax:Pendulum-v1", "--preset=quick",
-           "--seeds=1", "--count=2", f"--sweep_dir={sweep_dir}", "--wandb=off", "--", "--total_steps=20000",
+           "--seeds=1", "--count=2", f"--sweep_dir={sweep_dir}", "--wandb=off", "--", "--total_steps=8000",
            "--hidden=32,32", "--batch_size=32", "--warmup_steps=500", "--eval_every=500", "--eval_episodes=1",
            "--buffer_size=5000", "--progress=false", "--checkpoint_every=0"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -128,7 +128,7 @@ def test_sweep_stopped_by_sigterm_exits_143_with_one_line_and_resumes(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     for metrics in sweep_dir.glob("*/metrics.jsonl"):
         steps = [json.loads(line)["step"] for line in metrics.read_text().splitlines()]
-        assert steps == sorted(set(steps)) and steps[-1] == 20000
+        assert steps == sorted(set(steps)) and steps[-1] == 8000
 
 
 def test_a_truncated_newest_checkpoint_falls_back_to_the_previous_one(tmp_path):
