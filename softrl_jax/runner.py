@@ -126,13 +126,7 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
     finally:
         session.close()
 
-    result = Result(session.records, programs.compile_s, init_s, timing.train_s,
-                    steady_env_steps_per_s=timing.steady_steps / timing.steady_s if timing.steady_s else timing.last_rate,
-                    steady_train_env_steps_per_s=(timing.steady_steps / timing.steady_train_s if timing.steady_train_s
-                                                  else float("nan")),
-                    eval_s=timing.eval_s, evaluations=timing.evaluations, compile_s_by_program=programs.by_program,
-                    ready_unix=ready_unix, devices=len(chosen), padded=layout.padded,
-                    buffer_bytes_per_run=replay_bytes_per_run(programs), writer=writer)
+    result = make_result(session, programs, timing, init_s, ready_unix, len(chosen), layout.padded, writer)
     if writer:
         for i, p in enumerate(points):
             write_summary(p.rc, session.records[i], result)
@@ -140,6 +134,19 @@ def run(points: Sequence[Point], *, hparam_fields: Sequence[str] = (),
             eta.remember(rates_dir, rate_key, result.steady_env_steps_per_s)
     session.release()
     return result
+
+
+def make_result(session: RunSession, programs: Programs, timing: Timing, init_s: float, ready_unix: float,
+                devices_used: int, padded: int, writer: bool) -> Result:
+    """The run's Result: its records and what it measured, rates from the steady chunks (the last
+    chunk's rate when no chunk was steady)."""
+    return Result(session.records, programs.compile_s, init_s, timing.train_s,
+                  steady_env_steps_per_s=timing.steady_steps / timing.steady_s if timing.steady_s else timing.last_rate,
+                  steady_train_env_steps_per_s=(timing.steady_steps / timing.steady_train_s if timing.steady_train_s
+                                                else float("nan")),
+                  eval_s=timing.eval_s, evaluations=timing.evaluations, compile_s_by_program=programs.by_program,
+                  ready_unix=ready_unix, devices=devices_used, padded=padded,
+                  buffer_bytes_per_run=replay_bytes_per_run(programs), writer=writer)
 
 
 def expected_time(session: RunSession, trainer, config: dict, n: int, chosen: list, host: dict) -> tuple:

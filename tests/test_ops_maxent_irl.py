@@ -16,6 +16,7 @@ import pytest
 
 from softrl_jax import ops
 from softrl_jax.ops import maxent_irl as irl
+from softrl_jax.ops import planning
 
 # ---------------------------------------------------------------------------------------------
 # numpy references
@@ -462,9 +463,9 @@ def test_optimal_policy_beats_every_deterministic_policy():
         best = max(best, _marginals(p, policy, initial).sum(0) @ reward)
     with jax.enable_x64(True):
         args = jnp.asarray(p), jnp.asarray(reward)
-        policy = irl.optimal_policy(*args, horizon)
-        value = irl.expected_return(*args, policy, jnp.asarray(initial))
-        uniform = irl.expected_return(*args, jnp.full((horizon, 3, 2), 0.5), jnp.asarray(initial))
+        policy = planning.optimal_policy(*args, horizon)
+        value = planning.expected_return(*args, policy, jnp.asarray(initial))
+        uniform = planning.expected_return(*args, jnp.full((horizon, 3, 2), 0.5), jnp.asarray(initial))
     assert policy.shape == (horizon, 3, 2)
     np.testing.assert_array_equal(np.sort(np.asarray(policy), axis=-1), np.broadcast_to([0.0, 1.0], policy.shape))
     np.testing.assert_allclose(value, best, rtol=1e-12)
@@ -479,7 +480,7 @@ def test_optimal_policy_ties_go_to_lowest_action():
     p[:, 2] = p[:, 0]  # actions 0 and 2 identical: equal Q
     p[:, 1] = np.eye(3)[[0, 0, 0]]
     reward = np.array([-5.0, 1.0, 2.0])  # action 1 (to state 0) is the worst
-    policy = np.asarray(irl.optimal_policy(jnp.asarray(p, jnp.float32), jnp.asarray(reward, jnp.float32), 2))
+    policy = np.asarray(planning.optimal_policy(jnp.asarray(p, jnp.float32), jnp.asarray(reward, jnp.float32), 2))
     np.testing.assert_array_equal(policy, np.broadcast_to([1.0, 0.0, 0.0], (2, 3, 3)))
 
 

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import optax
 
 from softrl_jax.irl.tasks import TabularMDP
-from softrl_jax.ops import maxent_irl
+from softrl_jax.ops import maxent_irl, planning
 
 Array = chex.Array
 
@@ -138,7 +138,7 @@ def fit_projection(mdp: TabularMDP, demo_states: Array, demo_weights: Array, ite
     def step(carry, _):
         mubar, _ = carry
         w = mu_e - mubar
-        mu = feature_counts(mdp, maxent_irl.optimal_policy(mdp.transitions, mdp.features @ w, horizon,
+        mu = feature_counts(mdp, planning.optimal_policy(mdp.transitions, mdp.features @ w, horizon,
                                                                     mdp.terminal), initial)
         direction = mu - mubar
         t = jnp.dot(direction, mu_e - mubar) / jnp.maximum(jnp.dot(direction, direction), 1e-12)
@@ -172,10 +172,10 @@ def evaluate(mdp: TabularMDP, true_reward: Array, learned_reward: Array, horizon
       value_gap           (optimal - value) / (optimal - uniform): 0 is optimal, 1 no better than random
     """
     def true_return(policy):
-        return maxent_irl.expected_return(mdp.transitions, true_reward, policy, mdp.initial, mdp.terminal)
+        return planning.expected_return(mdp.transitions, true_reward, policy, mdp.initial, mdp.terminal)
 
     def planned(reward):
-        return maxent_irl.optimal_policy(mdp.transitions, reward, horizon, mdp.terminal)
+        return planning.optimal_policy(mdp.transitions, reward, horizon, mdp.terminal)
 
     a = mdp.transitions.shape[1]
     value, optimal = true_return(planned(learned_reward)), true_return(planned(true_reward))

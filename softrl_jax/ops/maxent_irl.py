@@ -40,7 +40,8 @@ Numeric = chex.Numeric
 BACKUPS = ("path", "causal")
 
 
-def _check_mdp(transitions: Array, reward: Array) -> None:
+def check_mdp(transitions: Array, reward: Array) -> None:
+    """Raise unless `transitions` is [S, A, S] and `reward` is [S] (chex assertions)."""
     chex.assert_rank([transitions, reward], [3, 1])
     s = reward.shape[0]
     chex.assert_shape(transitions, (s, None, s))
@@ -101,7 +102,7 @@ def backward_pass(
     Returns:
       (log_z_action [T, S, A] for the decision at time t = 0..T-1, log_z_state [T+1, S] for t = 0..T).
     """
-    _check_mdp(transitions, reward)
+    check_mdp(transitions, reward)
     _check_backup(backup)
     if horizon < 1:
         raise ValueError(f"horizon={horizon}; must be >= 1")
@@ -287,7 +288,7 @@ def log_likelihood(
     Returns:
       scalar.
     """
-    _check_mdp(transitions, reward)
+    check_mdp(transitions, reward)
     chex.assert_rank(demo_states, 2)
     _, log_z_state = backward_pass(transitions, reward, demo_states.shape[1] - 1, terminal, backup)
     return _log_likelihood(reward, log_z_state, demo_states, terminal, demo_weights)
@@ -339,7 +340,7 @@ def log_likelihood_and_gradient(
     """`log_likelihood` and `likelihood_gradient` from ONE backward pass: (L [], gradient [K], D [S])."""
     chex.assert_rank([features, theta, demo_states], [2, 1, 2])
     reward = features @ theta
-    _check_mdp(transitions, reward)
+    check_mdp(transitions, reward)
     log_z_action, log_z_state = backward_pass(transitions, reward, demo_states.shape[1] - 1, terminal, backup)
     policy = local_action_probabilities(log_z_action, log_z_state)
     initial = start_distribution(demo_states, features.shape[0], demo_weights)
@@ -367,7 +368,7 @@ def soft_value_iteration(
     Returns:
       (q [S, A], v [S]).
     """
-    _check_mdp(transitions, reward)
+    check_mdp(transitions, reward)
 
     def sweep(v, _):
         q = reward[:, None] + discount * jnp.einsum("sap,p->sa", transitions, v)
@@ -423,34 +424,3 @@ def discounted_gradient(
     d = discounted_state_visitation(transitions, jnp.exp(q - v[:, None]), initial, discount)
     f_demo = feature_expectations(features, demo_states, None, demo_weights, discount)
     return f_demo - d @ features, d
-
-
-# ---------------------------------------------------------------------------------------------
-# Planning with a known reward (to evaluate a learned one).
-
-
-def optimal_policy(transitions: Array, reward: Array, horizon: int, terminal: Array | None = None) -> Array:
-    """The reward-maximising finite-horizon policy by backward induction, [T, S, A] one-hot (ties go
-    to the lowest action index): `Q[t](s, a) = reward(s) + sum_s' P(s'|s, a) V[t+1](s')`,
-    `V[T] = reward`, `V[t] = max_a Q[t]`; a terminal state's value is its reward (the path ends)."""
-    _check_mdp(transitions, reward)
-    if horizon < 1:
-        raise ValueError(f"horizon={horizon}; must be >= 1")
-
-    def step(v_next, _):
-        q = reward[:, None] + jnp.einsum("sap,p->sa", transitions, v_next)
-        v = jnp.max(q, axis=-1)
-        if terminal is not None:
-            v = jnp.where(terminal, reward, v)
-        return v, jax.nn.one_hot(jnp.argmax(q, axis=-1), q.shape[-1], dtype=reward.dtype)
-
-    _, policy = jax.lax.scan(step, reward, None, length=horizon, reverse=True)
-    return policy
-
-
-def expected_return(
-    transitions: Array, reward: Array, policy: Array, initial: Array, terminal: Array | None = None
-) -> Array:
-    """E[sum_{t=0..T} reward(s_t)] for a [T, S, A] policy from `initial`, exactly (forward pass; with
-    `terminal`, up to and including the goal)."""
-    return jnp.sum(forward_pass(transitions, policy, initial, terminal), axis=0) @ reward
