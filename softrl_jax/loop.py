@@ -46,7 +46,7 @@ import jax.numpy as jnp
 
 from softrl_jax import envs, normalize, replay
 from softrl_jax.agent import Agent
-from softrl_jax.config import RunConfig, learning_start, random_steps
+from softrl_jax.config import LoopConfig, RunConfig, learning_start, random_steps
 from softrl_jax.training import (Trainer, agent_factory, chunk_keys, chunk_resets, env_placeholder, eval_keys,
                                  evaluate_policy, first_env_state, first_keys, isolate_divergence, normalise,
                                  reset_starts)
@@ -102,6 +102,65 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
     def norm(stats: normalize.RunningStats, obs: chex.Array) -> chex.Array:
         return normalise(loop, stats, obs)
 
+    def run_evaluation(agent: Agent, agent_state, stats, start: envs.ResetPool, key) -> chex.Array:
+        return evaluate_policy(env, loop, agent.act_eval, agent_state, stats, start, key)
+
+    collect_and_update = make_collect_and_update(env, loop, buf, window, norm, n_random, first_update)
+
+    def chunk(carry: Carry, hparams=None, starts=None, evaluate=True):
+        agent = agent_for(hparams)
+        key, _, _, eval_run_key = chunk_keys(carry)
+        train_starts, eval_starts = resets(carry) if starts is None else starts
+        env_state = first_env_state(carry, train_starts, n)
+        carry = carry._replace(env=env_state, key=key)
+        carry, per_step = jax.lax.scan(collect_and_update(agent, train_starts if pool else None), carry, None,
+                                       length=loop.eval_every // n)
+        metrics = chunk_metrics(per_step)
+        if evaluate:
+            metrics["eval_return"] = jax.lax.cond(
+                carry.steps >= first_update,
+                lambda: run_evaluation(agent, carry.agent, carry.obs_stats, eval_starts, eval_run_key),
+                lambda: jnp.asarray(jnp.nan, jnp.float32))
+        else:
+            metrics["eval_return"] = jnp.asarray(jnp.nan, jnp.float32)
+        metrics["step"] = carry.steps
+        metrics["diverged_at"] = carry.diverged_at
+        return carry._replace(chunk=carry.chunk + 1), metrics
+
+    def evaluation(carry: Carry, hparams, starts):
+        """eval_return of the chunk that ended with `carry`, whose starts were `starts`, exactly as
+        `chunk(..., evaluate=True)` computes it."""
+        _, eval_run_key = eval_keys(carry.eval_key, carry.chunk - 1)
+        return run_evaluation(agent_for(hparams), carry.agent, carry.obs_stats, starts[1], eval_run_key)
+
+    def train(key, hparams=None):
+        carry = init(key, hparams)
+        return jax.lax.scan(lambda c, _: chunk(c, hparams), carry, None, length=n_chunks)
+
+    return Trainer(init, chunk, train, resets, evaluation, n_chunks, buf, loop, CARRY_AXES)
+
+
+def chunk_metrics(per_step: dict) -> dict:
+    """A chunk's training metrics from its per-step outputs [steps]: each loss or statistic averaged over
+    the steps that trained (NaN when none did), and the mean return of the episodes that ended then."""
+    trained = per_step.pop("trained")
+    steps_trained = jnp.sum(trained)
+    episodes = jnp.sum(per_step.pop("episodes"))
+    return_sum = jnp.sum(per_step.pop("episode_return_sum"))
+    metrics = {k: jnp.where(steps_trained > 0, jnp.sum(v * trained) / jnp.maximum(steps_trained, 1), jnp.nan)
+               for k, v in per_step.items()}
+    metrics["train_return"] = jnp.where(episodes > 0, return_sum / jnp.maximum(episodes, 1), jnp.nan)
+    return metrics
+
+
+def make_collect_and_update(env: envs.Env, loop: LoopConfig, buf: replay.Replay, window: int, norm: Callable,
+                             n_random: int, first_update: int) -> Callable:
+    """`collect_and_update(agent, reset_pool) -> body`: one vector step of the off-policy loop as a scan
+    body over the Carry: act (uniformly at random during the first `n_random` transitions), step the
+    environments, store the transitions, then `loop.updates_per_step` updates once the transition
+    numbered `first_update` is stored (divergence isolated per seed)."""
+    spec, n = env.spec, loop.num_envs
+
     def collect_and_update(agent: Agent, reset_pool):
         def updates(agent_state, buffer, stats, key):
             def one_update(s, k):
@@ -156,46 +215,7 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
 
         return body
 
-    def run_evaluation(agent: Agent, agent_state, stats, start: envs.ResetPool, key) -> chex.Array:
-        return evaluate_policy(env, loop, agent.act_eval, agent_state, stats, start, key)
-
-    def chunk(carry: Carry, hparams=None, starts=None, evaluate=True):
-        agent = agent_for(hparams)
-        key, _, _, eval_run_key = chunk_keys(carry)
-        train_starts, eval_starts = resets(carry) if starts is None else starts
-        env_state = first_env_state(carry, train_starts, n)
-        carry = carry._replace(env=env_state, key=key)
-        carry, per_step = jax.lax.scan(collect_and_update(agent, train_starts if pool else None), carry, None,
-                                       length=loop.eval_every // n)
-        trained = per_step.pop("trained")
-        steps_trained = jnp.sum(trained)
-        episodes = jnp.sum(per_step.pop("episodes"))
-        return_sum = jnp.sum(per_step.pop("episode_return_sum"))
-        metrics = {k: jnp.where(steps_trained > 0, jnp.sum(v * trained) / jnp.maximum(steps_trained, 1), jnp.nan)
-                   for k, v in per_step.items()}
-        metrics["train_return"] = jnp.where(episodes > 0, return_sum / jnp.maximum(episodes, 1), jnp.nan)
-        if evaluate:
-            metrics["eval_return"] = jax.lax.cond(
-                carry.steps >= first_update,
-                lambda: run_evaluation(agent, carry.agent, carry.obs_stats, eval_starts, eval_run_key),
-                lambda: jnp.asarray(jnp.nan, jnp.float32))
-        else:
-            metrics["eval_return"] = jnp.asarray(jnp.nan, jnp.float32)
-        metrics["step"] = carry.steps
-        metrics["diverged_at"] = carry.diverged_at
-        return carry._replace(chunk=carry.chunk + 1), metrics
-
-    def evaluation(carry: Carry, hparams, starts):
-        """eval_return of the chunk that ended with `carry`, whose starts were `starts`, exactly as
-        `chunk(..., evaluate=True)` computes it."""
-        _, eval_run_key = eval_keys(carry.eval_key, carry.chunk - 1)
-        return run_evaluation(agent_for(hparams), carry.agent, carry.obs_stats, starts[1], eval_run_key)
-
-    def train(key, hparams=None):
-        carry = init(key, hparams)
-        return jax.lax.scan(lambda c, _: chunk(c, hparams), carry, None, length=n_chunks)
-
-    return Trainer(init, chunk, train, resets, evaluation, n_chunks, buf, loop, CARRY_AXES)
+    return collect_and_update
 
 
 def skip_or_update(updates: Callable, *args) -> tuple:

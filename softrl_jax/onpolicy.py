@@ -32,7 +32,7 @@ The module's pure functions take the environment's spec (the network's action co
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import chex
 import jax
@@ -97,29 +97,10 @@ def check_rollouts(loop: LoopConfig, n_steps: int) -> None:
                           f"{loop.num_envs} x {n_steps} = {per} (a chunk is whole rollouts); choose {choose}")
 
 
-def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
-    """Build the fused on-policy loop for `algorithm` (registered with loop="on_policy") on `env`."""
-    loop = config.loop
-    spec = env.spec
-    n, t_steps = loop.num_envs, config.algo_cfg.n_steps
-    check_rollouts(loop, t_steps)
-    per_update = n * t_steps
-    n_chunks = math.ceil(loop.total_steps / loop.eval_every)
-    pool = loop.autoreset == "pool"
-    starts = reset_starts(loop)
-    agent_for, env_placeholder_state = agent_factory(algorithm, config, spec), env_placeholder(env, n)
-
-    def init(key, hparams=None):
-        agent = agent_for(hparams)
-        train_key, eval_key, agent_key = first_keys(key)
-        return Carry(agent.init(agent_key), env_placeholder_state(), normalize.init(spec.obs_size), train_key, eval_key,
-                     jnp.asarray(-1, jnp.int32), jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
-
-    def resets(carry):
-        return chunk_resets(env, loop, starts, carry)
-
-    def norm(stats, obs):
-        return normalise(loop, stats, obs)
+def make_iteration(env: envs.Env, loop: LoopConfig, n: int, t_steps: int, norm: Callable) -> Callable:
+    """`iteration(agent, reset_pool) -> body`: one on-policy iteration as a scan body over the carry: a
+    rollout of `t_steps` vector steps of `n` environments, then one update on it (divergence isolated)."""
+    spec, per_update = env.spec, n * t_steps
 
     def iteration(agent: Agent, reset_pool):
         def env_step(c, _):
@@ -148,8 +129,37 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
 
         return body
 
+    return iteration
+
+
+def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
+    """Build the fused on-policy loop for `algorithm` (registered with loop="on_policy") on `env`."""
+    loop = config.loop
+    spec = env.spec
+    n, t_steps = loop.num_envs, config.algo_cfg.n_steps
+    check_rollouts(loop, t_steps)
+    per_update = n * t_steps
+    n_chunks = math.ceil(loop.total_steps / loop.eval_every)
+    pool = loop.autoreset == "pool"
+    starts = reset_starts(loop)
+    agent_for, env_placeholder_state = agent_factory(algorithm, config, spec), env_placeholder(env, n)
+
+    def init(key, hparams=None):
+        agent = agent_for(hparams)
+        train_key, eval_key, agent_key = first_keys(key)
+        return Carry(agent.init(agent_key), env_placeholder_state(), normalize.init(spec.obs_size), train_key, eval_key,
+                     jnp.asarray(-1, jnp.int32), jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+
+    def resets(carry):
+        return chunk_resets(env, loop, starts, carry)
+
+    def norm(stats, obs):
+        return normalise(loop, stats, obs)
+
     def run_evaluation(agent, carry, starts, key):
         return evaluate_policy(env, loop, agent.act_eval, carry.agent, carry.obs_stats, starts, key)
+
+    iteration = make_iteration(env, loop, n, t_steps, norm)
 
     def chunk(carry, hparams=None, starts=None, evaluate=True):
         agent = agent_for(hparams)

@@ -86,6 +86,38 @@ class Replay(NamedTuple):
     sample_windows: Any = None  # (state, key, n) -> Window with leading [batch_size] (n static)
 
 
+def draw_starts(state: ReplayState, key: chex.PRNGKey, batch_size: int) -> tuple[chex.Array, chex.Array]:
+    """(env [B], row [B]) of `batch_size` rows drawn uniformly with replacement over the rows that
+    start a transition."""
+    ends = jnp.cumsum(state.written)  # [E]: written rows of envs 0..e
+
+    def draw(k):
+        u = jax.random.randint(k, (batch_size,), 0, ends[-1])
+        env = jnp.searchsorted(ends, u, side="right")
+        row = u - (ends[env] - state.written[env])
+        return env, row
+
+    def starts_transition(env, row):
+        kind = state.kind[env, row]
+        return (kind == STEP) | (kind == TERMINATED)
+
+    def redraw(c):
+        env, row, key, i = c
+        key, k = jax.random.split(key)
+        new_env, new_row = draw(k)
+        keep = starts_transition(env, row)
+        return jnp.where(keep, env, new_env), jnp.where(keep, row, new_row), key, i + 1
+
+    def pending(c):
+        env, row, _, i = c
+        return ~jnp.all(starts_transition(env, row)) & (i < MAX_DRAWS)
+
+    key, k = jax.random.split(key)
+    env, row = draw(k)
+    env, row, _, _ = jax.lax.while_loop(pending, redraw, (env, row, key, jnp.zeros((), jnp.int32)))
+    return env, row
+
+
 def make_replay(capacity: int, batch_size: int, num_envs: int = 1, obs_dtype=jnp.float32) -> Replay:
     """Uniform replay over `capacity` rows shared by `num_envs` environment streams."""
     rows = max(3, math.ceil(capacity / num_envs))  # an episode end writes two rows past the head
@@ -125,45 +157,14 @@ def make_replay(capacity: int, batch_size: int, num_envs: int = 1, obs_dtype=jnp
             terminated=(state.kind[env, row] == TERMINATED).astype(jnp.float32),
             next_obs=state.obs[env, nxt].astype(jnp.float32))
 
-    def draw_starts(state: ReplayState, key: chex.PRNGKey) -> tuple[chex.Array, chex.Array]:
-        """(env [B], row [B]) of `batch_size` rows drawn uniformly with replacement over the rows that
-        start a transition."""
-        ends = jnp.cumsum(state.written)  # [E]: written rows of envs 0..e
-
-        def draw(k):
-            u = jax.random.randint(k, (batch_size,), 0, ends[-1])
-            env = jnp.searchsorted(ends, u, side="right")
-            row = u - (ends[env] - state.written[env])
-            return env, row
-
-        def starts_transition(env, row):
-            kind = state.kind[env, row]
-            return (kind == STEP) | (kind == TERMINATED)
-
-        def redraw(c):
-            env, row, key, i = c
-            key, k = jax.random.split(key)
-            new_env, new_row = draw(k)
-            keep = starts_transition(env, row)
-            return jnp.where(keep, env, new_env), jnp.where(keep, row, new_row), key, i + 1
-
-        def pending(c):
-            env, row, _, i = c
-            return ~jnp.all(starts_transition(env, row)) & (i < MAX_DRAWS)
-
-        key, k = jax.random.split(key)
-        env, row = draw(k)
-        env, row, _, _ = jax.lax.while_loop(pending, redraw, (env, row, key, jnp.zeros((), jnp.int32)))
-        return env, row
-
     def sample(state: ReplayState, key: chex.PRNGKey) -> Transition:
         """[batch_size] transitions, uniform with replacement over stored transitions."""
-        return gather(state, *draw_starts(state, key))
+        return gather(state, *draw_starts(state, key, batch_size))
 
     def sample_windows(state: ReplayState, key: chex.PRNGKey, n: int) -> Window:
         """[batch_size] windows of `n` steps (module docstring), their start rows drawn as `sample`
         draws its rows."""
-        env, row = draw_starts(state, key)
+        env, row = draw_starts(state, key, batch_size)
         d = jnp.arange(n + 1)
         at = (row[:, None] + d) % rows  # [B, n + 1]
         e = env[:, None]

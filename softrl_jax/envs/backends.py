@@ -204,6 +204,23 @@ class PlaygroundAssetsMissing(ConfigError):
     prints it as one line and exits 2, before any file is written)."""
 
 
+def _load_playground(registry, task: str):
+    """Playground's environment object for `task` on MJX; a locomotion task's robots come from the
+    offline Menagerie when installed, and a failed clone of them is one PlaygroundAssetsMissing."""
+    if task not in playground_task_names("dm_control_suite"):
+        offline_menagerie()
+    try:
+        return registry.load(task, config_overrides={"impl": "jax"})
+    except Exception as e:  # a failed Menagerie clone surfaces as CalledProcessError / OSError
+        if task in playground_task_names("dm_control_suite"):
+            raise
+        raise PlaygroundAssetsMissing(
+            f"playground:{task} needs MuJoCo Menagerie assets, which Playground 0.2.0 fetches with "
+            f"`git clone` on first use, and that failed ({type(e).__name__}); install the robots offline with "
+            f"pip install -e '.[locomotion]', run once with network access, or choose a DM Control Suite task: "
+            f"{', '.join('playground:' + n for n in playground_task_names('dm_control_suite'))}") from None
+
+
 def make_playground(task: str, episode_length: int | None) -> Env:
     """A Playground task as a single-environment `Env`, without Playground's training wrappers.
 
@@ -230,18 +247,7 @@ def make_playground(task: str, episode_length: int | None) -> Env:
     import jax
 
     registry = _playground_registry()
-    if task not in playground_task_names("dm_control_suite"):
-        offline_menagerie()
-    try:
-        env = registry.load(task, config_overrides={"impl": "jax"})
-    except Exception as e:  # a failed Menagerie clone surfaces as CalledProcessError / OSError
-        if task in playground_task_names("dm_control_suite"):
-            raise
-        raise PlaygroundAssetsMissing(
-            f"playground:{task} needs MuJoCo Menagerie assets, which Playground 0.2.0 fetches with "
-            f"`git clone` on first use, and that failed ({type(e).__name__}); install the robots offline with "
-            f"pip install -e '.[locomotion]', run once with network access, or choose a DM Control Suite task: "
-            f"{', '.join('playground:' + n for n in playground_task_names('dm_control_suite'))}") from None
+    env = _load_playground(registry, task)
     cfg = registry.get_default_config(task)
     repeat = int(cfg.get("action_repeat", 1) or 1)
     length = episode_length or math.ceil(int(cfg.episode_length) / repeat)
