@@ -17,7 +17,9 @@ The same jump, once on each side: chunk 2 of point 0 holds a spot where a one-ul
 the outcome. The test's 1e-4 holds there on jax 0.10 because the two programs' rounding happens to
 land on the same side of it, not because the comparison is well conditioned.
 
-    XLA_FLAGS=--xla_force_host_platform_device_count=1 .venv/bin/python benchmarks/sweep_vs_alone.py
+    XLA_FLAGS=--xla_force_host_platform_device_count=1 .venv/bin/python benchmarks/sweep_vs_alone.py [0,3]
+
+The optional argument names the grid points (indices into test_sweep's 4-point grid; default 0,3).
 
 It imports the test's configuration (tests/test_sweep.py: TINY, POINTS, SPEC_KEYS) and trains in this
 process in about a minute on a 2-core CPU.
@@ -55,7 +57,7 @@ def relative(a, b) -> float:
 
 def main() -> None:
     grid = sweep.build_points("dspg", T.POINTS, T.TINY, 0, 0, tempfile.mkdtemp())
-    points = [grid[0], grid[3]]
+    points = [grid[int(i)] for i in (sys.argv[1] if len(sys.argv) > 1 else "0,3").split(",")]
     results = sweep.train_group(points, batchable=T._batchable())
     rc = points[0].rc
     trainer = make_train(algos.get("dspg"), envs.make(rc.loop.env, rc.loop.episode_length), rc)
