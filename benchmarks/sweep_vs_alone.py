@@ -17,8 +17,9 @@ The same size, once in each column. Update by update (chunk 2's 200 vector steps
 the nudged run against the plain one on jax 0.10.2; `--per_update=0`), the relative difference of the
 policy entropy stays near 1e-5 for about 150 updates (first past 1e-4 at update 105), is 3e-4 at
 update 160 and 6e-3 at 170, and peaks at 0.12 in the last 30: the high learning rate makes the last
-40 updates unstable, and any difference in rounding grows about a thousandfold there. The test's 1e-4 holds on jax 0.10 because the two programs' differences happen
-to stay small through that stretch, not because the comparison is well conditioned.
+40 updates unstable, and any difference in rounding grows about a thousandfold there. The test's
+1e-4 holds on jax 0.10 because the two programs' differences happen to stay small through that
+stretch, not because the comparison is well conditioned.
 
     XLA_FLAGS=--xla_force_host_platform_device_count=1 .venv/bin/python benchmarks/sweep_vs_alone.py [0,3]
 
@@ -44,9 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import test_sweep as T  # noqa: E402
 
 from softrl_jax import algos, envs, replay, sweep  # noqa: E402
-from softrl_jax.config import learning_start, random_steps  # noqa: E402
 from softrl_jax.loop import make_collect_and_update, make_train  # noqa: E402
-from softrl_jax.training import (agent_factory, chunk_keys, chunk_resets, first_env_state, normalise,  # noqa: E402
+from softrl_jax.training import (agent_factory, chunk_keys, chunk_resets, first_env_state,  # noqa: E402
                                  reset_starts, seed_keys)
 
 
@@ -72,9 +72,7 @@ def per_update(point) -> None:
     n = loop.num_envs
     buf = replay.make_replay(loop.buffer_size, rc.algo_cfg.batch_size, n, jnp.dtype(loop.replay_obs_dtype))
     agent_for = agent_factory(algorithm, rc, env.spec)
-    step = make_collect_and_update(env, loop, buf, algorithm.make(rc.algo_cfg, env.spec).window,
-                                   lambda stats, obs: normalise(loop, stats, obs), random_steps(loop),
-                                   learning_start(loop))
+    step = make_collect_and_update(env, loop, buf, algorithm.make(rc.algo_cfg, env.spec).window)
 
     def chunk_steps(carry, hparams):  # the loop's chunk without evaluation, keeping the per-step outputs
         key = chunk_keys(carry)[0]

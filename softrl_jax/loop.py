@@ -79,7 +79,6 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
     n = loop.num_envs
     buf = replay.make_replay(loop.buffer_size, config.algo_cfg.batch_size, n, jnp.dtype(loop.replay_obs_dtype))
     n_chunks = math.ceil(loop.total_steps / loop.eval_every)
-    n_random = random_steps(loop)  # transitions acting uniformly at random
     first_update = learning_start(loop)  # the step storing this transition makes the first update
     pool = loop.autoreset == "pool"
     starts = reset_starts(loop)
@@ -99,13 +98,10 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
     def resets(carry: Carry) -> tuple[envs.ResetPool, envs.ResetPool]:
         return chunk_resets(env, loop, starts, carry)
 
-    def norm(stats: normalize.RunningStats, obs: chex.Array) -> chex.Array:
-        return normalise(loop, stats, obs)
-
     def run_evaluation(agent: Agent, agent_state, stats, start: envs.ResetPool, key) -> chex.Array:
         return evaluate_policy(env, loop, agent.act_eval, agent_state, stats, start, key)
 
-    collect_and_update = make_collect_and_update(env, loop, buf, window, norm, n_random, first_update)
+    collect_and_update = make_collect_and_update(env, loop, buf, window)
 
     def chunk(carry: Carry, hparams=None, starts=None, evaluate=True):
         agent = agent_for(hparams)
@@ -153,13 +149,18 @@ def chunk_metrics(per_step: dict) -> dict:
     return metrics
 
 
-def make_collect_and_update(env: envs.Env, loop: LoopConfig, buf: replay.Replay, window: int, norm: Callable,
-                             n_random: int, first_update: int) -> Callable:
+def make_collect_and_update(env: envs.Env, loop: LoopConfig, buf: replay.Replay, window: int) -> Callable:
     """`collect_and_update(agent, reset_pool) -> body`: one vector step of the off-policy loop as a scan
     body over the Carry: act (uniformly at random during the first `n_random` transitions), step the
     environments, store the transitions, then `loop.updates_per_step` updates once the transition
-    numbered `first_update` is stored (divergence isolated per seed)."""
+    numbered `first_update` is stored (divergence isolated per seed). `window` > 1: updates learn from
+    windows of that many steps (replay.Window)."""
     spec, n = env.spec, loop.num_envs
+    n_random = random_steps(loop)  # transitions acting uniformly at random
+    first_update = learning_start(loop)  # the step storing this transition makes the first update
+
+    def norm(stats: normalize.RunningStats, obs: chex.Array) -> chex.Array:
+        return normalise(loop, stats, obs)
 
     def collect_and_update(agent: Agent, reset_pool):
         def updates(agent_state, buffer, stats, key):

@@ -97,10 +97,15 @@ def check_rollouts(loop: LoopConfig, n_steps: int) -> None:
                           f"{loop.num_envs} x {n_steps} = {per} (a chunk is whole rollouts); choose {choose}")
 
 
-def make_iteration(env: envs.Env, loop: LoopConfig, n: int, t_steps: int, norm: Callable) -> Callable:
+def make_iteration(env: envs.Env, loop: LoopConfig, t_steps: int) -> Callable:
     """`iteration(agent, reset_pool) -> body`: one on-policy iteration as a scan body over the carry: a
-    rollout of `t_steps` vector steps of `n` environments, then one update on it (divergence isolated)."""
-    spec, per_update = env.spec, n * t_steps
+    rollout of `t_steps` vector steps of `loop.num_envs` environments, then one update on it (divergence
+    isolated)."""
+    spec, n = env.spec, loop.num_envs
+    per_update = n * t_steps
+
+    def norm(stats, obs):
+        return normalise(loop, stats, obs)
 
     def iteration(agent: Agent, reset_pool):
         def env_step(c, _):
@@ -153,13 +158,10 @@ def make_train(algorithm, env: envs.Env, config: RunConfig) -> Trainer:
     def resets(carry):
         return chunk_resets(env, loop, starts, carry)
 
-    def norm(stats, obs):
-        return normalise(loop, stats, obs)
-
     def run_evaluation(agent, carry, starts, key):
         return evaluate_policy(env, loop, agent.act_eval, carry.agent, carry.obs_stats, starts, key)
 
-    iteration = make_iteration(env, loop, n, t_steps, norm)
+    iteration = make_iteration(env, loop, t_steps)
 
     def chunk(carry, hparams=None, starts=None, evaluate=True):
         agent = agent_for(hparams)
