@@ -101,12 +101,27 @@ def per_update(point) -> None:
                   + " ".join(f"{v:.0e}" for v in rel[seed, ::10]))
 
 
+def grid_indices(text: str, size: int, most: int) -> list[int]:
+    """1 to `most` comma-separated indices into the grid of `size` points; anything else (or a second
+    argument) is one line on stderr and exit 2."""
+    try:
+        indices = [int(i) for i in text.split(",")]
+    except ValueError:
+        indices = []
+    if not 1 <= len(indices) <= most or any(not 0 <= i < size for i in indices) or len(sys.argv) > 2:
+        print(f"error: {' '.join(sys.argv[1:])!r} is not valid; valid: grid indices 0-{size - 1} separated by "
+              f"commas (e.g. 0,3), or --per_update=INDEX", file=sys.stderr)
+        sys.exit(2)
+    return indices
+
+
 def main() -> None:
     grid = sweep.build_points("dspg", T.POINTS, T.TINY, 0, 0, tempfile.mkdtemp())
-    if len(sys.argv) > 1 and sys.argv[1].startswith("--per_update="):
-        per_update(grid[int(sys.argv[1].split("=", 1)[1])])
+    arg = sys.argv[1] if len(sys.argv) > 1 else "0,3"
+    if arg.startswith("--per_update="):
+        per_update(grid[grid_indices(arg.split("=", 1)[1], len(grid), 1)[0]])
         return
-    points = [grid[int(i)] for i in (sys.argv[1] if len(sys.argv) > 1 else "0,3").split(",")]
+    points = [grid[i] for i in grid_indices(arg, len(grid), len(grid))]
     results = sweep.train_group(points, batchable=T._batchable())
     rc = points[0].rc
     trainer = make_train(algos.get("dspg"), envs.make(rc.loop.env, rc.loop.episode_length), rc)
