@@ -1,8 +1,10 @@
 """Sweep points vmapped together against each point alone, beside a 1-ulp envelope (issue 22).
 
-tests/test_sweep.py::test_vmapped_points_equal_each_point_alone compares the [P x S] program of a
-2-point DSPG sweep with each point's own [S] program at 1e-4. On jax 0.12.0.1 it fails on point 0 in
-the third chunk. This script prints, for every compared key and evaluated chunk, the largest relative
+tests/test_sweep.py::test_vmapped_points_equal_each_point_alone compared the [P x S] program of a
+2-point DSPG sweep with each point's own [S] program at 1e-4 at every evaluation. On jax 0.12.0.1 it
+failed on point 0 in the third chunk; this script showed why, and the test now compares the first
+evaluation (well conditioned at every point) and checks the whole run bit for bit against the same
+program with the points in the other slots. This script prints, for every compared key and evaluated chunk, the largest relative
 difference between the two programs, and beside it the envelope of a 1-ulp perturbation: the same
 point-alone run started once more with the actor's first kernel moved by one ulp (`jnp.nextafter`).
 Where the two columns differ by orders of magnitude, the trajectory is ill-conditioned there: which
