@@ -11,7 +11,7 @@ COUNT  ?= 4
 PRESET ?= quick
 ARGS   ?=
 
-.PHONY: install demo test test-slow bench bench-peers bench-gpu sweep report irl pg-soft-q benchmark results-page docs docs-serve clean
+.PHONY: install demo test test-system test-slow bench bench-peers bench-gpu sweep report irl pg-soft-q benchmark results-page docs docs-serve clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,13 +28,21 @@ demo: $(STAMP)
 	$(BIN)/python -m softrl_jax.train --algo=dspg --env=gymnax:Pendulum-v1 --seeds=4 --seed=0 \
 		--total_steps=30000 --preset=quick $(ARGS)
 
-# Fast suite plus one short learning test (slow learning tests excluded; see test-slow), on
+# Fast suite plus one short learning test (slow learning tests excluded, see test-slow; the wider
+# matrix of real-process tests excluded, see test-system), on
 # TEST_WORKERS pytest-xdist workers, one test module per worker (its module fixtures built once):
 # most tests wait on one-threaded XLA compiles, so 2 workers on 2 cores took 14 min against 23-27.
 # pytest exit code 5 means no test ran: that is a failure too.
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	@$(BIN)/python -m pytest -m "not slow" -q -n $(TEST_WORKERS) --dist loadscope; rc=$$?; \
+	@$(BIN)/python -m pytest -m "not slow and not system" -q -n $(TEST_WORKERS) --dist loadscope; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
+
+# The wider matrix of real-process tests (device sharding and two processes, the benchmark and
+# Table-1 campaigns, a killed sweep, on-policy resume, more SIGKILL moments, the experiments'
+# commands): each starts real training processes and compiles their programs. CI runs it after test.
+test-system: $(STAMP)
+	@$(BIN)/python -m pytest -m "system and not slow" -q -n $(TEST_WORKERS) --dist loadscope; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
 
 test-slow: $(STAMP)

@@ -281,6 +281,7 @@ RUN = ["--algo=a2c_soft", "--preset=quick", "--seeds=2", "--total_steps=6400", "
        "--eval_episodes=2", "--progress=false", "--checkpoint_every=0"]
 
 
+@pytest.mark.system
 def test_sigterm_then_resume_is_bit_identical(tmp_path):
     """The on-policy Trainer through the runner: metrics.jsonl (wall-clock fields aside) and the final
     carry of a run stopped by SIGTERM and resumed equal those of an uninterrupted run, bit for bit."""

@@ -156,6 +156,7 @@ def ran(tmp_path_factory):
     return tmp, suite, p.stdout
 
 
+@pytest.mark.system
 def test_results_files_hold_the_runs(ran):
     tmp, suite_path, stdout = ran
     suite = suites.load_suite(str(suite_path))
@@ -183,6 +184,7 @@ def test_results_files_hold_the_runs(ran):
     assert "Pendulum-v1/sac: results in" in stdout and suite.name == "tiny"
 
 
+@pytest.mark.system
 def test_a_finished_suite_trains_nothing_even_on_a_fresh_clone(ran, tmp_path):
     tmp, suite, _ = ran
     results = tmp / "results" / "tiny" / "Pendulum-v1"
@@ -201,6 +203,7 @@ def test_a_finished_suite_trains_nothing_even_on_a_fresh_clone(ran, tmp_path):
     assert {p.name: p.read_bytes() for p in results.iterdir()} == before
 
 
+@pytest.mark.system
 def test_results_of_another_budget_are_refused_not_mixed(ran):
     tmp, suite, _ = ran
     p = finish(*folders(tmp, suite), "--seeds=3")
@@ -209,6 +212,7 @@ def test_results_of_another_budget_are_refused_not_mixed(ran):
     assert "never mix" in p.stderr
 
 
+@pytest.mark.system
 def test_verify_retrains_a_piece_bit_for_bit(ran):
     tmp, suite, _ = ran
     p = finish(*folders(tmp, suite), "--only=Pendulum-v1/sac", "--verify")
@@ -216,6 +220,7 @@ def test_verify_retrains_a_piece_bit_for_bit(ran):
     assert "Pendulum-v1/sac: bit-identical to" in p.stdout
 
 
+@pytest.mark.system
 def test_results_page_from_the_results_files(ran, tmp_path):
     tmp, suite, _ = ran
     page = results_page.build(tmp / "results" / "tiny", tmp_path / "docs", reps=200, seed=0, suite_name=str(suite))
@@ -248,6 +253,7 @@ def _children(pid: int) -> list[int]:
     return [int(x) for x in out.split()]
 
 
+@pytest.mark.system
 def test_sigkill_mid_piece_then_the_same_command_resumes_it(tmp_path):
     suite = tiny(tmp_path, steps=4000)
     args = [*folders(tmp_path, suite), "--only=Pendulum-v1/sac", "--checkpoint_every=0"]
@@ -284,6 +290,7 @@ def test_sigterm_reaches_the_piece_and_stops_the_suite(tmp_path):
     assert not (tmp_path / "work" / "tiny" / "Pendulum-v1" / "dspg").exists()  # no new piece started
 
 
+@pytest.mark.system
 def test_submitit_local_executor_runs_a_piece_as_a_job(tmp_path):
     pytest.importorskip("submitit")
     suite = tiny(tmp_path, steps=1500)
@@ -376,6 +383,7 @@ def test_a_run_folder_named_by_an_absolute_or_a_relative_path_is_the_same_run(tm
         check_same_config("w/sac", other.flat())
 
 
+@pytest.mark.system
 def test_a_results_file_names_the_commit_its_piece_started_at(tmp_path):
     """A piece trains with the code its process imported when it started; HEAD may move while it runs (a
     piece takes an hour on a CPU). Run from a clone, a commit made in the clone mid-piece must not be

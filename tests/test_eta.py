@@ -4,6 +4,8 @@ lines with an ETA (pytest's captured stderr is not a terminal)."""
 import json
 import re
 
+import pytest
+
 from softrl_jax import train
 from softrl_jax.io import eta
 
@@ -46,6 +48,7 @@ def test_durations():
                                                                             "25h01m"]
 
 
+@pytest.mark.system
 def test_a_resumed_run_estimates_from_its_first_chunk(tmp_path):
     """A run stopped before it finished has left no rate behind; started again, it estimates its time
     from the first chunk it runs itself (before the fix, a resumed run never gave an estimate)."""

@@ -88,6 +88,7 @@ def test_actor_and_targets_move_every_policy_delay_updates():
     assert all(np.isfinite(float(v)) for v in m1.values())
 
 
+@pytest.mark.system
 def test_the_example_trains_as_a_command(tmp_path):
     out = tmp_path / "td3"
     p = subprocess.run([sys.executable, str(SCRIPT), "--env=gymnax:Pendulum-v1", "--seeds=2", "--total_steps=2000",

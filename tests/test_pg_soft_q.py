@@ -48,6 +48,7 @@ def test_bad_option_in_a_real_process(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.system
 def test_tiny_comparison_end_to_end(tmp_path):
     """Two A2C variants on CartPole for two evaluations: run folders, the table with one row per
     piece whose numbers are the metrics' own, the figure, the report; a second call keeps the

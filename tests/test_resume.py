@@ -72,7 +72,7 @@ def reference(tmp_path_factory, cache):
     return out
 
 
-def kill_at(p, out, rng, chunks_done: int, fraction: float) -> None:
+def kill_at(p, out, chunks_done: int, fraction: float) -> None:
     """SIGKILL `p` once `chunks_done` evaluated chunks are in metrics.jsonl, `fraction` of a chunk later."""
     deadline = time.time() + 120
     while lines(out) < 2 * chunks_done and p.poll() is None and time.time() < deadline:
@@ -83,18 +83,26 @@ def kill_at(p, out, rng, chunks_done: int, fraction: float) -> None:
     assert p.returncode == -signal.SIGKILL, "the run ended before it could be killed: the test would prove nothing"
 
 
-def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path, cache, reference):
+def kill_moments(trial: int) -> tuple[int, float, int, float]:
+    """Trial `trial`'s seeded moments: (chunks, fraction) of the first kill, anywhere from start-up (0
+    chunks: during imports or compile) to mid-run, then of a second kill of the resumed process, later."""
     rng = random.Random(8)
-    for trial in range(3):
-        out = str(tmp_path / f"run{trial}")
-        # first kill: anywhere from start-up (0 chunks: during imports or compile) to mid-run
-        p = start(out, cache)
-        kill_at(p, out, rng, rng.randint(0, 6), rng.random())
-        # a second kill of the resumed process, later in the run
-        p = start(out, cache)
-        kill_at(p, out, rng, rng.randint(7, 12), rng.random())
-        finish(out, cache)
-        assert_same_run(out, reference)
+    for _ in range(trial + 1):
+        moments = rng.randint(0, 6), rng.random(), rng.randint(7, 12), rng.random()
+    return moments
+
+
+# trial 0 in `make test`; trials 1 and 2 (other moments, the same check) with the system tests
+@pytest.mark.parametrize("trial", [0, pytest.param(1, marks=pytest.mark.system), pytest.param(2, marks=pytest.mark.system)])
+def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path, cache, reference, trial):
+    first, first_fraction, second, second_fraction = kill_moments(trial)
+    out = str(tmp_path / "run")
+    p = start(out, cache)
+    kill_at(p, out, first, first_fraction)
+    p = start(out, cache)
+    kill_at(p, out, second, second_fraction)
+    finish(out, cache)
+    assert_same_run(out, reference)
 
 
 def test_sigterm_checkpoints_exits_143_and_resume_flag_continues(tmp_path, cache, reference):
@@ -178,6 +186,7 @@ def sweep_folders(sweep_dir):
         return [os.path.join(sweep_dir, p["folder"]) for p in json.load(f)["points"]]
 
 
+@pytest.mark.system
 def test_a_killed_sweep_resumes_skipping_finished_points(tmp_path, cache):
     spec = tmp_path / "spec.yaml"
     spec.write_text(SWEEP_SPEC)
@@ -225,7 +234,7 @@ def limited(out, cache, max_bytes, *extra):
 def test_a_failed_checkpoint_write_ends_in_one_line_and_the_run_resumes_once_space_returns(tmp_path, cache, reference):
     out = str(tmp_path / "run")
     p = start(out, cache)
-    kill_at(p, out, random.Random(0), 3, 0.0)  # leaves complete checkpoints behind
+    kill_at(p, out, 3, 0.0)  # leaves complete checkpoints behind
     # the checkpoint files (about 400 KB) no longer fit; config.json and metrics.jsonl (< 15 KB) do
     full = limited(out, cache, 100_000)
     assert full.returncode == 1, full.stderr[-2000:]

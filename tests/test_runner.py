@@ -66,6 +66,7 @@ def runs(tmp_path_factory):
     return root
 
 
+@pytest.mark.system
 def test_sharded_run_equals_one_device(runs):
     """4 seeds on 4 devices == 4 seeds vmapped on one device, to float32 rounding.
 
@@ -87,6 +88,7 @@ def test_sharded_run_equals_one_device(runs):
     assert len({r["critic_loss"] for r in four if r["step"] == 1600}) == 4
 
 
+@pytest.mark.system
 def test_summary_times_training_and_evaluation_apart(runs):
     """summary.json: the clock of make bench-peers. 1600 steps in chunks of 400, warm-up to 700: chunk 0
     is warm-up only, chunks 1-3 are evaluated, chunks 2-3 are the steady ones. Leaving the evaluations
@@ -101,6 +103,7 @@ def test_summary_times_training_and_evaluation_apart(runs):
     assert all(0 < v <= s["compile_s"] for v in s["compile_s_by_program"].values())
 
 
+@pytest.mark.system
 def test_padding_never_reaches_the_metrics(runs):
     """3 seeds on 2 devices are padded to 4; the padding is dropped and the real seeds are exactly
     the first 3 of a 4-seed run on the same 2 devices (same program shapes, so bit for bit)."""
@@ -126,6 +129,7 @@ def test_more_devices_than_exist_is_one_line_exit_2(tmp_path):
     assert bad.returncode == 2 and "valid choices: all, or a count >= 1" in bad.stderr and not out.exists()
 
 
+@pytest.mark.system
 def test_cpu_devices_default_is_one_per_core_at_most_one_per_run(tmp_path):
     env = dict(os.environ, JAX_PLATFORMS="cpu")  # the CPU's device split, also on a machine with a GPU
     env.pop("XLA_FLAGS", None)
@@ -148,6 +152,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.system
 def test_two_process_distributed_run(runs, tmp_path):
     """Two processes with 2 CPU devices each, joined by jax.distributed on 127.0.0.1: one program over
     4 devices. Process 0 writes one complete metrics.jsonl, equal bit for bit to one process with 4

@@ -170,6 +170,7 @@ def test_estimate_arithmetic_from_rates(tmp_path):
     assert m["steps_per_s"] == 64 / (32 + 64) and m["startup_s"] == 100.0 - 32 and m["chunks"] == 2
 
 
+@pytest.mark.system
 def test_finished_pieces_are_skipped_and_table1_shows_the_paper(tmp_path):
     pieces, _ = pieces_for(f"--out={tmp_path}", "--tasks=hopper,walker2d", "--algos=dspg,sac,ddpg")
     for i, p in enumerate(pieces):
@@ -190,6 +191,7 @@ def test_finished_pieces_are_skipped_and_table1_shows_the_paper(tmp_path):
     assert (tmp_path / "report" / "report.md").is_file()
 
 
+@pytest.mark.system
 def test_sigterm_stops_the_piece_and_the_same_command_resumes_it(tmp_path):
     args = [f"--out={tmp_path}", "--total_steps=4000", "--eval_every=250", "--warmup_steps=250",
             "--calibrate=never", *PENDULUM]
@@ -212,6 +214,7 @@ def test_sigterm_stops_the_piece_and_the_same_command_resumes_it(tmp_path):
     assert "| gymnax:Pendulum-v1 | dspg | 2 | 0 | 4000 |" in again.stdout  # the report's Table-1 section
 
 
+@pytest.mark.system
 def test_calibration_measures_and_stores_the_rate(tmp_path):
     p = finish(f"--out={tmp_path}", "--total_steps=2000", "--eval_every=500", "--warmup_steps=500", "--estimate_only",
                "--calibrate_s=1", *PENDULUM)

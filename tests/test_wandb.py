@@ -28,6 +28,7 @@ def offline(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.mark.system
 def test_offline_sweep_one_wandb_run_per_seed_per_point(offline, tmp_path, monkeypatch):
     monkeypatch.chdir(Path(__file__).parents[1])  # sweeps/dspg.yaml
     sweep_dir = tmp_path / "sweep"
