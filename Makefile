@@ -28,7 +28,7 @@ demo: $(STAMP)
 	$(BIN)/python -m softrl_jax.train --algo=dspg --env=gymnax:Pendulum-v1 --seeds=4 --seed=0 \
 		--total_steps=30000 --preset=quick $(ARGS)
 
-# Fast suite plus one short learning test (slow learning tests excluded, see test-slow; the wider
+# Fast suite plus two short learning tests, DSPG and MaxEnt IRL (slow learning tests excluded, see test-slow; the wider
 # matrix of real-process tests excluded, see test-system), on
 # TEST_WORKERS pytest-xdist workers, one test module per worker (its module fixtures built once):
 # most tests wait on one-threaded XLA compiles, so 2 workers on 2 cores took 14 min against 23-27.

@@ -4,11 +4,11 @@ Python handles; a SIGKILL leaves no line): the test that started it (pytest's PY
 inherited by subprocesses), its command line, wall and CPU seconds, and the seconds and count of its
 XLA compilations and persistent-cache hits (jax's own monitoring events).
 
-    PROC_COSTS_LOG=/tmp/procs.jsonl PYTHONPATH=benchmarks/proc_costs \\
+    PROC_COSTS_LOG=/tmp/procs.jsonl PYTHONPATH=$PWD/benchmarks/proc_costs \\
         .venv/bin/python -m pytest -m "not slow" -n 2 --dist loadscope tests/test_resume.py
     .venv/bin/python benchmarks/proc_costs/summarise.py /tmp/procs.jsonl
 
-The pytest workers themselves log too (their argv names pytest/xdist).
+The pytest processes themselves log too, marked "pytest": true; the summary leaves them out.
 """
 
 import atexit
@@ -66,7 +66,8 @@ if _LOG:
         rec = {"test": os.environ.get("PYTEST_CURRENT_TEST", ""), "argv": sys.argv, "pid": os.getpid(),
                "wall_s": round(time.time() - _T0, 3), "cpu_s": round(ru.ru_utime + ru.ru_stime, 3),
                "children_cpu_s": round(rc.ru_utime + rc.ru_stime, 3),
-               "compiles": _COMPILE[0], "compile_s": round(_COMPILE[1], 3), "cache_hits": _HITS[0]}
+               "compiles": _COMPILE[0], "compile_s": round(_COMPILE[1], 3), "cache_hits": _HITS[0],
+               "pytest": "pytest" in sys.modules}  # a pytest process (controller or xdist worker), not a test's
         try:
             with open(_LOG, "a") as f:
                 f.write(json.dumps(rec) + "\n")
