@@ -94,9 +94,13 @@ def test_vmapped_points_equal_each_point_alone(vmapped):
 
 
 def test_vmapped_points_match_train_py_runs(vmapped, tmp_path):
-    """A point == the same config run by `softrl_jax.train` (hyperparameters compiled in as
-    constants, so XLA may fold them differently) at the first evaluation, to 1e-4 (for the same
-    reason as above; the whole run was compared to 2e-3 before); and the hyperparameters take effect: the points' policies drift apart."""
+    """A point == the same config run by `softrl_jax.train` (its S seeds alone, hyperparameters compiled
+    in as constants): the same runner programs at another batch size. On the CPU, every evaluation of
+    the whole run is bit for bit the same (measured on jax 0.10.2 and 0.12.0.1: XLA:CPU computes each
+    row of these batches independently of the batch size, and folds the constants as it computes the
+    traced values). Elsewhere (a GPU may pick its kernels by batch size) the first evaluation is
+    compared to 1e-4, for the reason given above. And the hyperparameters take effect: the points'
+    policies drift apart."""
     from softrl_jax.train import run
 
     points, results = vmapped
@@ -104,8 +108,10 @@ def test_vmapped_points_match_train_py_runs(vmapped, tmp_path):
     rc = dataclasses.replace(p.rc, loop=dataclasses.replace(p.rc.loop, out=str(tmp_path / "alone")))
     _, alone = run(rc, quiet=True)
     for key in SPEC_KEYS:
-        np.testing.assert_allclose(_values(results[p.index], key)[:, 0], _values(alone, key)[:, 0],
-                                   rtol=1e-4, atol=1e-6, err_msg=key)
+        got, want = _values(results[p.index], key), _values(alone, key)
+        if jax.default_backend() == "cpu":
+            np.testing.assert_array_equal(got, want, err_msg=key)
+        np.testing.assert_allclose(got[:, 0], want[:, 0], rtol=1e-4, atol=1e-6, err_msg=key)
     e0, e1 = (_values(results[q.index], "entropy") for q in points)
     assert np.max(np.abs(e0 - e1)) > 0.15
 
