@@ -28,26 +28,26 @@ demo: $(STAMP)
 	$(BIN)/python -m softrl_jax.train --algo=dspg --env=gymnax:Pendulum-v1 --seeds=4 --seed=0 \
 		--total_steps=30000 --preset=quick $(ARGS)
 
-# Fast suite plus two short learning tests, DSPG and MaxEnt IRL (slow learning tests excluded, see test-slow; the wider
-# matrix of real-process tests excluded, see test-system), on
-# TEST_WORKERS pytest-xdist workers, one test module per worker (its module fixtures built once):
-# most tests wait on one-threaded XLA compiles, so 2 workers on 2 cores took 14 min against 23-27.
-# pytest exit code 5 means no test ran: that is a failure too.
+# pytest with the given arguments; its exit code 5 means no test ran: that is a failure too.
+pytest = @$(BIN)/python -m pytest $(1); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
+
+# Fast suite plus two short learning tests, DSPG and MaxEnt IRL (slow learning tests excluded, see
+# test-slow; the wider matrix of real-process tests excluded, see test-system), on TEST_WORKERS
+# pytest-xdist workers, one test module per worker (its module fixtures built once): most tests wait
+# on one-threaded XLA compiles, so 2 workers on 2 cores took 14 min against 23-27.
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	@$(BIN)/python -m pytest -m "not slow and not system" -q -n $(TEST_WORKERS) --dist loadscope; rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
+	$(call pytest,-m "not slow and not system" -q -n $(TEST_WORKERS) --dist loadscope)
 
 # The wider matrix of real-process tests (device sharding and two processes, the benchmark and
 # Table-1 campaigns, a killed sweep, on-policy resume, more SIGKILL moments, the experiments'
 # commands): each starts real training processes and compiles their programs. CI runs it after test.
 test-system: $(STAMP)
-	@$(BIN)/python -m pytest -m "system and not slow" -q -n $(TEST_WORKERS) --dist loadscope; rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
+	$(call pytest,-m "system and not slow" -q -n $(TEST_WORKERS) --dist loadscope)
 
 test-slow: $(STAMP)
-	@$(BIN)/python -m pytest -m slow -q; rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
+	$(call pytest,-m slow -q)
 
 # MaxEnt IRL (Ziebart et al. 2008) on the 10 x 10 gridworld: 8 seeds x 11 demonstration-set sizes,
 # under a minute on a 2-core CPU; writes runs/maxent_irl/{summary.json,summary.md,curve.png,rewards.png}.

@@ -40,11 +40,10 @@ if _LOG:
         m.register_event_listener(count)
 
     class _Finder:
-        """Register the listeners right after jax is first imported."""
+        """Register the listeners right after jax.monitoring is first imported (then step aside)."""
 
         def find_spec(self, name, path=None, target=None):
-            if name == "jax.monitoring" and not getattr(self, "done", False):
-                self.done = True
+            if name == "jax.monitoring":
                 import importlib.util
                 sys.meta_path.remove(self)
                 spec = importlib.util.find_spec(name)
