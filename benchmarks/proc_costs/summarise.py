@@ -11,11 +11,17 @@ import sys
 
 def main(argv: list[str]) -> int:
     paths = [a for a in argv if not a.startswith("--")]
-    top = next((int(a.split("=", 1)[1]) for a in argv if a.startswith("--top=")), 30)
-    if len(paths) != 1:
-        print("usage: summarise.py LOG.jsonl [--top=N]", file=sys.stderr)
+    tops = [a.split("=", 1)[1] for a in argv if a.startswith("--top=")]
+    flags = [a for a in argv if a.startswith("--") and not a.startswith("--top=")]
+    if len(paths) != 1 or flags or len(tops) > 1 or not all(t.isdigit() and int(t) > 0 for t in tops):
+        print(f"error: {' '.join(argv)!r} is not valid; usage: summarise.py LOG.jsonl [--top=N], N >= 1", file=sys.stderr)
         return 2
-    recs = [json.loads(line) for line in open(paths[0])]
+    top = int(tops[0]) if tops else 30
+    try:
+        recs = [json.loads(line) for line in open(paths[0])]
+    except (OSError, ValueError) as e:
+        print(f"error: {paths[0]!r} is not a readable PROC_COSTS_LOG ({e})", file=sys.stderr)
+        return 2
     recs = [r for r in recs if not r.get("pytest")]  # the pytest processes themselves
     by_test, by_module = collections.defaultdict(list), collections.defaultdict(list)
     for r in recs:
